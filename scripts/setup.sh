@@ -27,4 +27,4 @@ if [[ ! -f $stamp || package-lock.json -nt $stamp || package.json -nt $stamp ]];
 fi
 
 echo "setup: building"
-npx tsc -p tsconfig.json
+npx tsc -p tsconfig.build.json

@@ -23,4 +23,6 @@ if [[ -z ${TEST_REDIS_URL:-} ]]; then
   fi
 fi
 
+echo "test: type-checking the tests"
+npx tsc -p tsconfig.json
 npx vitest run "$@"

@@ -1,0 +1,70 @@
+/**
+ * Distributed mode's adapters (SPEC §1): Redis for state, cache and rate limits, BullMQ for the
+ * queue, the Socket.IO Redis adapter and emitter for events. Loaded only when REDIS_URL is set.
+ */
+import type { Logger } from 'pino';
+import type { Adapters } from './adapters.js';
+import { createStorage } from './adapters.js';
+import { createRedisCache } from './cache/redis-cache.js';
+import type { Config } from './config.js';
+import { isActive } from './downloads/job.js';
+import { createRedisEventBus, createSocketRedisAdapter } from './events/redis-event-bus.js';
+import { startClusterCleanup } from './files/cluster-cleanup.js';
+import { createBullmqJobQueue } from './queue/bullmq-job-queue.js';
+import { closeRedis, createRedis, redisHealth } from './redis/redis-connection.js';
+import { createRedisJobStore } from './store/redis-job-store.js';
+import { createRedisTokenStore } from './store/redis-token-store.js';
+
+export async function createDistributedAdapters(config: Config, logger: Logger): Promise<Adapters> {
+  const url = config.redisUrl!;
+  const prefix = config.redisPrefix;
+  const log = logger.child({ component: 'redis' });
+  // Request paths fail fast on this one; the Socket.IO subscriber waits for Redis to return.
+  const redis = createRedis(url, { role: 'api', logger: log });
+  const socketPub = createRedis(url, { role: 'socket-pub', logger: log, forBullmq: true });
+  const socketSub = createRedis(url, { role: 'socket-sub', logger: log, forBullmq: true });
+
+  const jobs = createRedisJobStore(redis, { prefix, jobTtlSeconds: config.jobTtlSeconds });
+  const tokens = createRedisTokenStore(redis, { prefix });
+  const cache = createRedisCache(redis, { prefix, logger: log });
+  const queue = createBullmqJobQueue({ url, prefix, logger: logger.child({ component: 'queue' }) });
+  const events = createRedisEventBus({ redis, prefix, logger: log });
+  // With GCS, processes share nothing but Redis and the bucket (SPEC §1): a file that falls back to
+  // a worker's local disk could not be served by the api, so such a job fails instead. Without GCS,
+  // DOWNLOAD_DIR must be shared.
+  const storage = createStorage(config, logger, !config.gcsEnabled);
+
+  return {
+    jobs,
+    tokens,
+    queue,
+    cache,
+    events,
+    // The Socket.IO Redis adapter delivers what workers emit; the gateway needs no bus.
+    gatewayEvents: null,
+    socketAdapter: createSocketRedisAdapter(socketPub, socketSub, prefix),
+    rateLimitBackend: { kind: 'redis', redis, prefix },
+    storage,
+    redisHealth: () => redisHealth(redis),
+    storeHealthy: async () => (await redisHealth(redis)) === 'connected',
+    isJobActive: async (jobId) => {
+      const job = await jobs.get(jobId);
+      return job !== null && isActive(job.status);
+    },
+    scheduleCleanup: async (run) => {
+      const cleanup = await startClusterCleanup({
+        url,
+        prefix,
+        intervalMs: config.cleanupIntervalSeconds * 1000,
+        run,
+        logger: logger.child({ component: 'cleanup' }),
+      });
+      return { stop: () => cleanup.close() };
+    },
+    async close() {
+      await Promise.all([queue.close(), cache.close(), events.close()]);
+      await Promise.all([jobs.close(), tokens.close()]);
+      await Promise.all([closeRedis(redis), closeRedis(socketPub), closeRedis(socketSub)]);
+    },
+  };
+}
