@@ -51,7 +51,10 @@ export function registerApiKeyAuth(app: FastifyInstance, apiKeys: readonly strin
     if (request.method === 'OPTIONS') return;
     const path = request.url.split('?')[0] ?? '';
     if (!path.startsWith('/api/v1/') && path !== '/api/v1') return;
-    if (OPEN_PATHS.some((open) => open.test(path))) return;
+    // Dot segments and encoded separators never make a path open: a router or file server
+    // further on might resolve them to a protected route.
+    const plain = !/(^|\/)\.\.?(\/|$)|%2e|%2f|%5c/i.test(path);
+    if (plain && OPEN_PATHS.some((open) => open.test(path))) return;
     if (!matches(offeredApiKeys(request.headers))) {
       throw new AppError('unauthorized', { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } });
     }

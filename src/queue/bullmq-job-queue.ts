@@ -43,6 +43,8 @@ const DEAD_MARKER_TTL_SECONDS = 24 * 3600;
 /** A worker counts as alive while its heartbeat key exists. */
 const HEARTBEAT_TTL_MS = 10_000;
 const HEARTBEAT_EVERY_MS = 3_000;
+/** A close step that needs Redis waits at most this long, so shutdown never hangs on an outage. */
+const CLOSE_STEP_MS = 1_000;
 /** After aborting running jobs at the end of the grace period, how long they get to hand back. */
 const ABORT_SETTLE_MS = 5_000;
 
@@ -98,18 +100,19 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
     });
     await subscriber.subscribe(keys.cancelChannel);
 
-    const beat = () =>
-      // While Redis is down a beat would only pile up in the offline queue.
-      connection.status !== 'ready'
-        ? undefined
-        : connection
+    const beat = async (first = false) => {
+      // While Redis is down a beat would only pile up in the offline queue; the first one waits
+      // for Redis, so a consumer counts as live as soon as consume() resolves.
+      if (!first && connection.status !== 'ready') return;
+      await connection
         .multi()
         .set(keys.heartbeat + workerId, '1', 'PX', HEARTBEAT_TTL_MS)
         .sadd(keys.workers, workerId)
         .exec()
         .catch((err: unknown) => log.debug({ err }, 'heartbeat failed'));
-    await beat();
-    const heartbeat = setInterval(beat, HEARTBEAT_EVERY_MS);
+    };
+    await beat(true);
+    const heartbeat = setInterval(() => void beat(), HEARTBEAT_EVERY_MS);
     heartbeat.unref();
 
     const processor = async (job: BullJob<JobPayload>, token?: string): Promise<void> => {
@@ -177,12 +180,11 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
             }
           }
           clearInterval(heartbeat);
-          await connection
-            .multi()
-            .del(keys.heartbeat + workerId)
-            .srem(keys.workers, workerId)
-            .exec()
-            .catch(() => undefined);
+          // Bounded: with Redis down the heartbeat key simply expires on its own.
+          await settlesWithin(
+            connection.multi().del(keys.heartbeat + workerId).srem(keys.workers, workerId).exec(),
+            CLOSE_STEP_MS,
+          );
           await closeRedis(subscriber);
           await closeRedis(connection);
         })();
@@ -242,7 +244,7 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
       closed = true;
       // Consumers still open hand their jobs back now rather than leak connections.
       await Promise.all([...consumers].map((c) => c.close(0)));
-      await queue.close().catch((err: unknown) => logger.warn({ err }, 'queue close failed'));
+      await settlesWithin(queue.close(), CLOSE_STEP_MS);
       await closeRedis(client);
     },
   };

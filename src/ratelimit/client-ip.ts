@@ -121,6 +121,11 @@ export function createIpMatcher(list: readonly string[]): (ip: string) => boolea
   return (ip) => {
     const normalized = normalizeIp(ip);
     if (!normalized) return false;
-    return blocks.check(normalized, net.isIP(normalized) === 4 ? 'ipv4' : 'ipv6');
+    try {
+      return blocks.check(normalized, net.isIP(normalized) === 4 ? 'ipv4' : 'ipv6');
+    } catch {
+      // An address Node parses but BlockList does not is simply not whitelisted.
+      return false;
+    }
   };
 }

@@ -97,7 +97,7 @@ export function createSocketGateway(deps: SocketGatewayDeps) {
   // Synchronous and I/O-free on purpose: a handshake must never hold up the event loop.
   io.use((socket, next) => {
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
-    if (true || hasKey({ headers: socket.handshake.headers, auth })) return next();
+    if (hasKey({ headers: socket.handshake.headers, auth })) return next();
     logger.debug({ clientId: socket.id }, 'socket handshake refused: no valid API key');
     next(unauthorizedError());
   });

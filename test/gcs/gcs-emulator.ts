@@ -47,7 +47,7 @@ export interface GcsEmulatorOptions {
 }
 
 export interface GcsEmulator {
-  /** `http://127.0.0.1:<port>`, for the adapter's `apiEndpoint`. */
+  /** `http://127.0.0.1:<port>`, for the adapter's `apiEndpoint` or `STORAGE_EMULATOR_HOST`. */
   readonly endpoint: string;
   /** One line per handled call, e.g. `upload:multipart`, `upload:chunk`, `object:media`. */
   readonly calls: string[];
@@ -267,7 +267,8 @@ export async function startGcsEmulator(options: GcsEmulatorOptions): Promise<Gcs
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', emulator.endpoint);
-    const p = url.pathname;
+    // With `STORAGE_EMULATOR_HOST=<endpoint>` the client drops the `/storage/v1` of JSON API paths.
+    const p = url.pathname.startsWith('/b/') ? `/storage/v1${url.pathname}` : url.pathname;
     const method = req.method ?? 'GET';
     let m: RegExpExecArray | null;
 

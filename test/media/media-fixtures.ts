@@ -132,6 +132,8 @@ export async function ensureFixtures(opts: { dir?: string; ffmpegPath?: string }
   if (await isComplete(dir)) return dir;
   const staging = await fs.mkdtemp(`${dir}.tmp-`);
   try {
+    // mkdtemp makes the dir private; other users' test runs on this machine read it too.
+    await fs.chmod(staging, 0o755);
     await generate(staging, opts.ffmpegPath ?? process.env.FFMPEG_PATH ?? 'ffmpeg');
     // A parallel run may have finished first; never pull its files from under its tests.
     if (await isComplete(dir)) return dir;
