@@ -62,6 +62,7 @@ export function createStorage(config: Config, logger: Logger, sharedDisk: boolea
       ? createGcsStorage({
           bucketName: config.gcsBucketName,
           credentialsFile: config.googleApplicationCredentials,
+          signedUrlTtlSeconds: config.signedUrlTtlSeconds,
           logger: logger.child({ component: 'gcs' }),
         })
       : null;

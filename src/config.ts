@@ -3,6 +3,7 @@
  * together by `ConfigError`; nothing falls back silently to a default.
  */
 import path from 'node:path';
+import { validateIpList } from './ratelimit/client-ip.js';
 
 export type Mode = 'embedded' | 'distributed';
 
@@ -224,6 +225,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     r.problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} is not one of fatal, error, warn, info, debug, trace, silent`);
   }
 
+  const trustProxy = r.list('TRUST_PROXY') ?? ['loopback'];
+  r.problems.push(...validateIpList(trustProxy, 'TRUST_PROXY'));
+  const whitelist = r.list('RATE_LIMIT_WHITELIST') ?? [];
+  r.problems.push(...validateIpList(whitelist, 'RATE_LIMIT_WHITELIST'));
+
   const config: Config = {
     mode: redisUrl ? 'distributed' : 'embedded',
     env: nodeEnv,
@@ -255,7 +261,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     socketioEnabled: r.bool('SOCKETIO_ENABLED', true),
     publicBaseUrl: publicBaseUrl ? publicBaseUrl.replace(/\/+$/, '') : null,
     corsOrigins: !cors || cors.includes('*') ? '*' : cors,
-    trustProxy: r.list('TRUST_PROXY') ?? ['loopback'],
+    trustProxy,
     apiKeys: r.list('API_KEYS') ?? [],
     allowedHosts: !allowed ? DEFAULT_ALLOWED_HOSTS : allowed.includes('*') ? '*' : allowed.map((h) => h.toLowerCase()),
 
@@ -277,7 +283,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       videoAudioDaily: r.int('RATE_LIMIT_VIDEO_AUDIO_DAILY', 20, 1),
       totalDaily: r.int('RATE_LIMIT_TOTAL_JOBS_DAILY', 60, 1),
       endpointHourly: parseEndpointLimits(r, 'RATE_LIMIT_ENDPOINT_HOURLY'),
-      whitelist: r.list('RATE_LIMIT_WHITELIST') ?? [],
+      whitelist,
     },
   };
 

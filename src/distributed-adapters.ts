@@ -22,7 +22,7 @@ export async function createDistributedAdapters(config: Config, logger: Logger):
   // Request paths fail fast on this one; the Socket.IO subscriber waits for Redis to return.
   const redis = createRedis(url, { role: 'api', logger: log });
   const socketPub = createRedis(url, { role: 'socket-pub', logger: log, forBullmq: true });
-  const socketSub = createRedis(url, { role: 'socket-sub', logger: log, forBullmq: true });
+  const socketSub = createRedis(url, { role: 'socket-sub', logger: log, subscriber: true });
 
   const jobs = createRedisJobStore(redis, { prefix, jobTtlSeconds: config.jobTtlSeconds });
   const tokens = createRedisTokenStore(redis, { prefix });

@@ -14,7 +14,8 @@ import { createDownloadService } from './downloads/download-service.js';
 import { probeFfmpeg, probeYtdlp } from './engine/ytdlp-probe.js';
 import { createYtdlpEngine } from './engine/ytdlp-engine.js';
 import { createCleanup } from './files/cleanup.js';
-import { workDirFor } from './storage/local-storage.js';
+import { workDirFor, workRootFor } from './storage/local-storage.js';
+import { reapOrphanedDownloads } from './engine/orphan-reaper.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import type { Consumer } from './queue/job-queue.js';
 import { createRateLimitService } from './ratelimit/rate-limit-service.js';
@@ -143,6 +144,10 @@ export async function startRuntime(options: { config: Config; roles: Role[]; log
       minFreeDiskBytes: config.minFreeDiskMb * 1024 * 1024,
       logger: logger.child({ component: 'worker' }),
     });
+    const orphans = await reapOrphanedDownloads(workRootFor(config.downloadDir));
+    if (orphans > 0) logger.warn({ orphans }, 'ended downloads left running by a worker that died');
+    // Probes the bucket once, so that early jobs do not each wait on an unusable one.
+    await adapters.storage.start();
     const sweep = () =>
       cleanup.sweepWorkDirs(adapters.isJobActive).catch((err: unknown) => logger.warn({ err }, 'work dir sweep failed'));
     await sweep();
@@ -176,6 +181,7 @@ export async function startRuntime(options: { config: Config; roles: Role[]; log
       // Stop accepting first; then running jobs finish or go back to the queue.
       await Promise.all([app?.close(), consumer?.close(graceMs)]);
       for (const stop of stoppers) await stop();
+      rateLimits.close();
       await adapters.close();
     },
   };

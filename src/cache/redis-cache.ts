@@ -34,6 +34,10 @@ type FlightResult =
   | { ok: true; value: unknown }
   | { ok: false; category: string | null; status: number | null; message: string };
 
+/**
+ * The distributed Cache; `get`/`set`/`delete` reject with a 503 `system_error` when Redis is
+ * unreachable, while `singleFlight` then falls back to this process's own single-flight.
+ */
 export function createRedisCache(redis: Redis, options: RedisCacheOptions): Cache {
   const { prefix, logger } = options;
   const lockTtlMs = options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;

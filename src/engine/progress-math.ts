@@ -83,3 +83,35 @@ export function formatSpeed(bytesPerSecond: number | null | undefined): string |
 export function wholeEta(eta: number | null | undefined): number | null {
   return typeof eta === 'number' && Number.isFinite(eta) && eta >= 0 ? Math.round(eta) : null;
 }
+
+export interface PartProgress {
+  percentage: number;
+  speed: string | null;
+  eta: number | null;
+}
+
+/**
+ * Follows the progress lines of one download over its parts (`A+B`): the part is found by the
+ * format id being fetched, or, for selectors such as `bestvideo+bestaudio` whose real ids are not
+ * known in advance, by a change of format id (or file) from one line to the next.
+ */
+export function createPartTracker(partIds: readonly string[], weights: readonly number[]) {
+  let index = 0;
+  let current: string | null = null;
+  let percentage = 0;
+  return {
+    onProgress(formatId: string | null, p: YtdlpProgress): PartProgress {
+      const key = formatId ?? p.filename ?? null;
+      if (key !== null && key !== current) {
+        const listed = formatId ? partIds.indexOf(formatId) : -1;
+        if (listed >= 0) index = listed;
+        else if (current !== null) index = Math.min(index + 1, weights.length - 1);
+        current = key;
+      }
+      const fraction = partFraction(p);
+      if (fraction !== null) percentage = monotonic(percentage, combinedPercentage(weights, index, fraction));
+      return { percentage, speed: formatSpeed(p.speed), eta: wholeEta(p.eta) };
+    },
+    percentage: () => percentage,
+  };
+}

@@ -9,15 +9,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import { formatSize } from '../videos/format-mapping.js';
 import { lastErrorLine, mapYtdlpError } from './error-mapper.js';
-import {
-  combinedPercentage,
-  formatSpeed,
-  monotonic,
-  partFraction,
-  partWeights,
-  wholeEta,
-  type YtdlpProgress,
-} from './progress-math.js';
+import { createPartTracker, partWeights, type YtdlpProgress } from './progress-math.js';
 import { downloadArgs, infoArgs, PROGRESS_PREFIX } from './ytdlp-args.js';
 import type { YtdlpInfo } from './ytdlp-info.js';
 import { resolveExecutable, type YtdlpFeatures } from './ytdlp-probe.js';
@@ -103,37 +95,6 @@ function failure(result: RunResult, logger: Logger, what: string): AppError {
   return new AppError(category, { detail });
 }
 
-/**
- * Follows the progress lines of one download: which part of `A+B` is running (by format id, or a
- * change of file for selectors) and the combined, monotonic percentage.
- */
-function createProgressTracker(formatId: string, info: YtdlpInfo | null | undefined) {
-  const partIds = formatId.split('+');
-  const weights = partWeights(partIds.map((id) => (info ? formatSize(info, id) : null)));
-  let index = 0;
-  let current: string | null = null;
-  let percentage = 0;
-  return {
-    onLine(line: ProgressLine): DownloadProgress | null {
-      const p = line.progress;
-      if (!p) return null;
-      const key = line.format_id ?? p.filename ?? null;
-      if (key !== null && key !== current) {
-        const listed = line.format_id ? partIds.indexOf(line.format_id) : -1;
-        if (current !== null) index = listed >= 0 ? listed : Math.min(index + 1, weights.length - 1);
-        else if (listed >= 0) index = listed;
-        current = key;
-      }
-      const fraction = partFraction(p);
-      if (fraction !== null) percentage = monotonic(percentage, combinedPercentage(weights, index, fraction));
-      return { percentage, phase: 'downloading', speed: formatSpeed(p.speed), eta: wholeEta(p.eta) };
-    },
-    merging(): DownloadProgress {
-      return { percentage, phase: 'merging', speed: null, eta: null };
-    },
-  };
-}
-
 /** The saved document, only for part sizes: an unreadable one just means equal weights. */
 async function readInfo(file: string): Promise<YtdlpInfo | null> {
   try {
@@ -203,7 +164,8 @@ export function createYtdlpEngine(deps: YtdlpEngineDeps) {
         ffmpegLocation,
         concurrentFragments: deps.concurrentFragments ?? null,
       });
-      const tracker = createProgressTracker(req.formatId, info);
+      const partIds = req.formatId.split('+');
+      const tracker = createPartTracker(partIds, partWeights(partIds.map((id) => (info ? formatSize(info, id) : null))));
       let merging = false;
       const result = await spawnYtdlp(deps.ytdlpPath, args, {
         signal: req.signal,
@@ -211,12 +173,12 @@ export function createYtdlpEngine(deps: YtdlpEngineDeps) {
         onSpawn: req.onSpawn,
         onLine: (line) => {
           const parsed = parseProgressLine(line);
-          if (parsed) {
-            const progress = tracker.onLine(parsed);
-            if (progress && !merging) req.onProgress?.(progress);
+          if (parsed?.progress) {
+            const progress = tracker.onProgress(parsed.format_id ?? null, parsed.progress);
+            if (!merging) req.onProgress?.({ ...progress, phase: 'downloading' });
           } else if (line.startsWith('[Merger]') && !merging) {
             merging = true;
-            req.onProgress?.(tracker.merging());
+            req.onProgress?.({ percentage: tracker.percentage(), phase: 'merging', speed: null, eta: null });
           }
         },
       });

@@ -19,6 +19,8 @@ export interface RedisEventBusDeps {
   logger?: Logger;
 }
 
+const REPORT_EVERY_MS = 10_000;
+
 /** The Socket.IO adapter/emitter channel key: both sides must agree on it. */
 export function socketIoKey(prefix: string): string {
   return `${prefix}socket.io`;
@@ -40,6 +42,7 @@ export type RedisEventBus = EventBus & {
   ready(): Promise<void>;
 };
 
+/** The distributed EventBus; `publish` never throws, a Redis failure only drops (and logs) events. */
 export function createRedisEventBus(deps: RedisEventBusDeps): RedisEventBus {
   const { redis, prefix, logger } = deps;
   const channel = `${prefix}events`;
@@ -47,8 +50,18 @@ export function createRedisEventBus(deps: RedisEventBusDeps): RedisEventBus {
   let subscriber: Redis | null = null;
   let subscribed: Promise<unknown> | null = null;
 
-  const report = (err: unknown, event: JobEvent) =>
-    logger?.warn({ err, event: event.name, jobId: event.payload.job_id }, 'could not publish a job event');
+  // Progress is published several times a second per job; during an outage one line per
+  // REPORT_EVERY_MS says enough.
+  let lastReport = 0;
+  let dropped = 0;
+  const report = (err: unknown, event: JobEvent) => {
+    dropped += 1;
+    const now = Date.now();
+    if (now - lastReport < REPORT_EVERY_MS) return;
+    lastReport = now;
+    logger?.warn({ err, event: event.name, jobId: event.payload.job_id, dropped }, 'could not publish job events');
+    dropped = 0;
+  };
 
   // The emitter ignores the promise `publish` returns; a down Redis would make it an unhandled
   // rejection, so it gets a client whose publish always settles.
@@ -57,7 +70,7 @@ export function createRedisEventBus(deps: RedisEventBusDeps): RedisEventBus {
     {
       publish: (ch: string, msg: unknown) => {
         const event = current;
-        return redis.publish(ch, msg as string).catch((err: unknown) => event && report(err, event));
+        return redis.publish(ch, msg as string | Buffer).catch((err: unknown) => event && report(err, event));
       },
     },
     { key: socketIoKey(prefix) },

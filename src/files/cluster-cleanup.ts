@@ -25,6 +25,11 @@ export interface ClusterCleanup {
 
 const QUEUE_NAME = 'cleanup';
 const SCHEDULER_ID = 'cleanup';
+const CLOSE_STEP_MS = 2_000;
+
+function within(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  return Promise.race([promise.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+}
 
 export async function startClusterCleanup(options: ClusterCleanupOptions): Promise<ClusterCleanup> {
   const { url, intervalMs, run, logger } = options;
@@ -38,8 +43,11 @@ export async function startClusterCleanup(options: ClusterCleanupOptions): Promi
     defaultJobOptions: { removeOnComplete: true, removeOnFail: { count: 100 } },
   });
   queue.on('error', (err) => log.warn({ err }, 'cleanup queue error'));
-  // Same id and interval from every process: an upsert, not one more schedule per process.
-  await queue.upsertJobScheduler(SCHEDULER_ID, { every: intervalMs }, { name: 'cleanup' });
+  // Same id and interval from every process: an upsert, not one more schedule per process. Not
+  // awaited: with Redis down at start-up it waits for Redis, and the process must start anyway.
+  const scheduled = queue
+    .upsertJobScheduler(SCHEDULER_ID, { every: intervalMs }, { name: 'cleanup' })
+    .catch((err: unknown) => log.error({ err }, 'could not schedule the cleanup'));
 
   const worker = new Worker(
     QUEUE_NAME,
@@ -57,8 +65,12 @@ export async function startClusterCleanup(options: ClusterCleanupOptions): Promi
   return {
     close() {
       closing ??= (async () => {
-        await worker.close();
-        await queue.close();
+        // Each step is bounded so a shutdown during a Redis outage still ends; a pass that is
+        // running gets CLOSE_STEP_MS to finish; if cut off, its lock expires and another process
+        // may run that pass again (cleanup is idempotent).
+        await within(scheduled, CLOSE_STEP_MS);
+        await within(worker.close(), CLOSE_STEP_MS);
+        await within(queue.close(), CLOSE_STEP_MS);
         await closeRedis(connection);
       })();
       return closing;

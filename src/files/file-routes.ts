@@ -57,8 +57,14 @@ function storageOf(deps: FileRouteDeps, record: TokenRecord): ObjectStorage {
   return storage;
 }
 
+// type/subtype with optional parameters, in header-safe characters only.
+const CONTENT_TYPE_PATTERN = /^[\w.+-]+\/[\w.+-]+(?:\s*;\s*[\w.+-]+=(?:[\w.+-]+|"[^"\\\r\n]*"))*$/;
+
 function metaOf(record: TokenRecord): ObjectMeta {
-  return { contentType: record.file.contentType || FALLBACK_CONTENT_TYPE, downloadName: record.file.name };
+  const declared = record.file.contentType;
+  // A type that would not survive as a header must not turn a good download into a 500.
+  const contentType = CONTENT_TYPE_PATTERN.test(declared) ? declared : FALLBACK_CONTENT_TYPE;
+  return { contentType, downloadName: record.file.name };
 }
 
 function setEntityHeaders(reply: FastifyReply, v: Validators): void {

@@ -57,6 +57,11 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return live`);
 
+/**
+ * The distributed JobQueue. It opens its own connections from `url`: a fail-fast one for enqueue,
+ * cancel and counts (503 within 2 s while Redis is down), and per consumer a waiting one for the
+ * BullMQ worker plus a subscriber for cancels.
+ */
 export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
   const { url, prefix, logger } = options;
   const maxAttempts = options.maxAttempts ?? 2;

@@ -82,7 +82,7 @@ function watchJobEvents(socket: GatewaySocket, jobId: string, names: ReadonlySet
 const CANCELLED_ONLY: ReadonlySet<JobEventName> = new Set<JobEventName>(['job_cancelled']);
 
 export function createSocketGateway(deps: SocketGatewayDeps) {
-  const logger = deps.logger.child({ component: 'socket-gateway' });
+  const logger = deps.logger;
   const hasKey = createApiKeyCheck(deps.apiKeys);
 
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(deps.httpServer, {
@@ -119,18 +119,17 @@ export function createSocketGateway(deps: SocketGatewayDeps) {
     }
     // Join before reading the state: whatever is published after the read then reaches the
     // socket live, so no event falls between the replay and the room.
-    // The in-memory adapter joins synchronously; not awaiting then keeps the replies in the
-    // order of the client's messages (a `ping` after a `subscribe_job` gets `pong` after `subscribed`).
-    const joining = socket.join(jobId);
-    if (joining) await joining;
-    socket.emit('subscribed', { job_id: jobId, message: MESSAGES.subscribed(jobId) });
-
     const live = watchJobEvents(socket, jobId, JOB_EVENT_NAMES);
     let state: JobEvent | null;
     try {
+      // The in-memory adapter joins synchronously; not awaiting it then keeps the replies in the
+      // order of the client's messages (a `ping` after `subscribe_job` gets `pong` after `subscribed`).
+      const joining = socket.join(jobId);
+      if (joining) await joining;
+      socket.emit('subscribed', { job_id: jobId, message: MESSAGES.subscribed(jobId) });
       state = await deps.replay(jobId);
     } catch (err) {
-      logger.warn({ err, jobId, clientId: socket.id }, 'socket replay failed');
+      logger.warn({ err, jobId, clientId: socket.id }, 'socket subscribe failed');
       socket.emit('error', { job_id: jobId, message: MESSAGES.replayFailed });
       return;
     } finally {
@@ -221,7 +220,8 @@ export function createSocketGateway(deps: SocketGatewayDeps) {
     emit,
     /**
      * Disconnects this process's sockets and stops the engine. It leaves the HTTP server to its
-     * owner (Fastify closes it), unlike `io.close()`.
+     * owner, unlike `io.close()`. Call it from Fastify's `preClose` hook: Fastify waits for open
+     * connections (long polls, WebSockets) before its `onClose` hooks run.
      */
     close(): Promise<void> {
       closing ??= (async () => {

@@ -23,6 +23,12 @@ export interface CreateRedisOptions {
    * pub/sub subscribers. BullMQ requires `maxRetriesPerRequest: null` on them.
    */
   forBullmq?: boolean;
+  /**
+   * For a connection that only subscribes (implies `forBullmq`). It skips ioredis's ready check:
+   * a SUBSCRIBE written during the handshake would make the check's INFO fail, and ioredis would
+   * reconnect without the subscription.
+   */
+  subscriber?: boolean;
 }
 
 /**
@@ -37,8 +43,8 @@ export function createRedis(url: string, options: CreateRedisOptions): Redis {
     retryStrategy: (times: number) => Math.min(100 * times, MAX_RECONNECT_DELAY_MS),
     lazyConnect: false,
   };
-  const redis = options.forBullmq
-    ? new Redis(url, { ...common, maxRetriesPerRequest: null, enableReadyCheck: true })
+  const redis = options.forBullmq || options.subscriber
+    ? new Redis(url, { ...common, maxRetriesPerRequest: null, enableReadyCheck: !options.subscriber })
     : new Redis(url, {
         ...common,
         // Commands issued while Redis is down wait in the offline queue at most this long, then

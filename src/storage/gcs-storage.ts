@@ -241,7 +241,8 @@ export function createGcsStorage(deps: GcsStorageDeps) {
         return 'connected';
       } catch (err) {
         const health = gcsHealthFromError(err);
-        log.warn({ err, health }, 'GCS health probe failed');
+        // Debug only: health is polled, and the selector warns once when GCS becomes unusable.
+        log.debug({ err, health }, 'GCS health probe failed');
         return health;
       }
     },

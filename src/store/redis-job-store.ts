@@ -93,6 +93,7 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return count`);
 
+/** The distributed JobStore; every method rejects with a 503 `system_error` when Redis is unreachable. */
 export function createRedisJobStore(redis: Redis, options: RedisJobStoreOptions): JobStore {
   const { prefix, jobTtlSeconds } = options;
   const now = options.now ?? Date.now;

@@ -59,6 +59,7 @@ for _, token in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LI
 end
 return records`);
 
+/** The distributed TokenStore; every method rejects with a 503 `system_error` when Redis is unreachable. */
 export function createRedisTokenStore(redis: Redis, options: RedisTokenStoreOptions): TokenStore {
   const { prefix } = options;
   const now = options.now ?? Date.now;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { errorResponses, UrlField } from '../http/schemas.js';
-import { assertPublicHost, parseMediaUrl, type UrlPolicy } from './media-url.js';
+import { assertPublicHost, parseMediaUrl, type MediaUrl, type UrlPolicy } from './media-url.js';
 import type { MetadataService } from './metadata-service.js';
 
 const FormatSchema = Type.Object({
@@ -34,9 +34,19 @@ export interface VideoRouteDeps {
 }
 
 export function registerVideoRoutes(app: FastifyInstance, deps: VideoRouteDeps): void {
+  const parsed = new WeakMap<object, MediaUrl>();
+
   app.post(
     '/api/v1/videos/resolutions',
     {
+      // The URL policy runs before validation and the rate-limit hooks, so a refused URL spends no
+      // quota (SPEC §2).
+      preValidation: async (request) => {
+        const body = request.body as { url?: unknown } | null | undefined;
+        const url = parseMediaUrl(body && typeof body === 'object' ? body.url : undefined, deps.policy);
+        await assertPublicHost(url, deps.policy);
+        parsed.set(request, url);
+      },
       schema: {
         tags: ['videos'],
         summary: 'List the formats of a video',
@@ -48,10 +58,7 @@ export function registerVideoRoutes(app: FastifyInstance, deps: VideoRouteDeps):
       },
     },
     async (request) => {
-      const body = request.body as { url: unknown };
-      const url = parseMediaUrl(body.url, deps.policy);
-      await assertPublicHost(url, deps.policy);
-      const { meta, formats } = await deps.metadata.resolve(url);
+      const { meta, formats } = await deps.metadata.resolve(parsed.get(request)!);
       return { meta, formats };
     },
   );

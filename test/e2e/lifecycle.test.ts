@@ -92,10 +92,15 @@ describe('restarts', () => {
     await waitFor(async () => (await job(first.url, id)).progress.phase === 'downloading', 20_000);
     first.kill('SIGKILL');
     await first.exited;
-    // The killed process's yt-dlp was in its own process group; nothing reaps it, so end it here.
-    for (const pid of await processesMatching(id)) process.kill(pid, 'SIGKILL');
+    // Its yt-dlp, in a process group of its own, may outlive it; it dies of the broken pipe or is
+    // ended by the next worker that starts on this disk.
+    const orphans = await processesMatching(id);
 
     const second = await serve();
+    await waitFor(async () => {
+      const now = await processesMatching(id);
+      return orphans.every((pid) => !now.includes(pid));
+    }, 10_000);
     const final = await waitFor(async () => {
       const j = await job(second.url, id);
       return ['completed', 'failed'].includes(j.status) ? j : null;

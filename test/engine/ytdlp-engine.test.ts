@@ -123,7 +123,7 @@ describe('download', () => {
     expect(events.at(-1)!.percentage).toBeGreaterThan(99);
   });
 
-  it('reuses saved metadata with --load-info-json and weights the parts by size', async () => {
+  it.each(['an object', 'a file'] as const)('reuses saved metadata (given as %s) with --load-info-json and weights the parts by size', async (given) => {
     const url = `${server.baseUrl}/dash/manifest.mpd`;
     const extracted = await engine.extractInfo(url);
     // The generic extractor knows no sizes; YouTube does. Give the formats their real sizes.
@@ -137,11 +137,13 @@ describe('download', () => {
       formats: extracted.formats!.map((f) => ({ ...f, filesize: f.format_id === audioId ? audioSize : videoSize })),
     };
     const dir = await workDir();
+    const infoJsonPath = path.join(dir, 'saved-info.json');
+    if (given === 'a file') await fs.writeFile(infoJsonPath, JSON.stringify(info));
     const events: DownloadProgress[] = [];
     const { filePath } = await engine.download({
       // A URL that fails proves the saved document, not the URL, is used.
       url: `${server.baseUrl}/error/404`,
-      infoJson: info,
+      ...(given === 'a file' ? { infoJsonPath } : { infoJson: info }),
       formatId: `${videoId}+${audioId}`,
       workDir: dir,
       maxFilesize: null,
@@ -155,6 +157,26 @@ describe('download', () => {
     expect(events.some((e) => Math.abs(e.percentage - videoShare) < 0.01)).toBe(true);
     expect(events.some((e) => Math.abs(e.percentage - 50) < 0.01)).toBe(false);
     expect(events.at(-1)!.percentage).toBeGreaterThan(99);
+  });
+
+  it('follows the parts of selector pairs (bestvideo+bestaudio) by the format being fetched', async () => {
+    const dir = await workDir();
+    const events: DownloadProgress[] = [];
+    const { filePath } = await engine.download({
+      url: `${server.baseUrl}/dash/manifest.mpd`,
+      formatId: 'bestvideo+bestaudio',
+      workDir: dir,
+      maxFilesize: null,
+      timeoutMs: 60_000,
+      onProgress: (p) => events.push(p),
+    });
+    const s = await streams(filePath);
+    expect(s.filter((x) => x.codec_type === 'video').map((x) => x.height)).toEqual([360]);
+    expect(s.some((x) => x.codec_type === 'audio')).toBe(true);
+    expectMonotonic(events);
+    // The first part ends at the midpoint and the second carries the bar on to the end.
+    expect(events.some((e) => e.percentage === 50)).toBe(true);
+    expect(events.filter((e) => e.phase === 'downloading').at(-1)!.percentage).toBe(100);
   });
 
   it('downloads the progressive file as is', async () => {

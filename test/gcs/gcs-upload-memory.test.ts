@@ -95,5 +95,5 @@ it(
     expect(meta.size).toBe(String(FILE_BYTES));
     expect(meta.md5Hash).toBe(expectedMd5);
   },
-  120_000,
+  180_000,
 );

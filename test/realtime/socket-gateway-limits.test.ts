@@ -90,15 +90,17 @@ describe('socket gateway: limits, API keys, CORS, load', () => {
 
   it('keeps answering HTTP while 200 clients connect, and counts them', async () => {
     h = await startHarness();
-    const latencies: number[] = [];
+    // When each HTTP answer came back: a frozen loop shows as a long gap, whether it hits a
+    // request in flight or the timer that would send the next one.
+    const answeredAt: number[] = [];
     let storming = true;
+    const stormStarted = performance.now();
     const prober = (async () => {
       while (storming) {
-        const started = performance.now();
         const res = await fetch(`${h.url}/health`);
         expect(res.status).toBe(200);
         await res.text();
-        latencies.push(performance.now() - started);
+        answeredAt.push(performance.now());
         await sleep(10);
       }
     })();
@@ -110,11 +112,15 @@ describe('socket gateway: limits, API keys, CORS, load', () => {
       storming = false;
       await prober;
     }
+    const stormEnded = performance.now();
 
     expect(h.gateway.stats().clients).toBe(200);
-    expect(latencies.length).toBeGreaterThan(0);
-    // A frozen event loop (the original's handshake bug) shows as seconds; a healthy one ~100 ms.
-    expect(Math.max(...latencies)).toBeLessThan(1_000);
+    expect(answeredAt.length).toBeGreaterThan(1);
+    const marks = [stormStarted, ...answeredAt.filter((t) => t < stormEnded), stormEnded];
+    const longestGap = Math.max(...marks.slice(1).map((t, k) => t - marks[k]!));
+    // A healthy server answers every 10-100 ms, and within ~1 s even on a loaded shared machine;
+    // a handshake that freezes the loop (the original's bug) holds it for seconds or for good.
+    expect(longestGap).toBeLessThan(2_000);
 
     for (const c of clients) c.socket.disconnect();
     const deadline = Date.now() + 5_000;

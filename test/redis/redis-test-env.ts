@@ -71,7 +71,7 @@ export interface PrivateRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port; the data survives only with `persist`. */
   start(): Promise<void>;
-  /** Stops it and removes its data directory. */
+  /** Stops it and removes its data directory (a `persist` server must end with this). */
   destroy(): Promise<void>;
 }
 
@@ -81,17 +81,19 @@ export interface PrivateRedis {
  */
 export async function startPrivateRedis(password: string, options: { persist?: boolean } = {}): Promise<PrivateRedis> {
   const port = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), 'ultra-dl-redis-'));
+  // Only a persistent server writes files; the others need no directory (and leave none behind).
+  const dir = options.persist ? mkdtempSync(path.join(tmpdir(), 'ultra-dl-redis-')) : null;
   let child: ChildProcess | null = null;
-  const persistence = options.persist
-    ? ['--appendonly', 'yes', '--appendfsync', 'always']
+  const persistence = dir
+    ? ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always']
     : ['--appendonly', 'no'];
 
   const start = async () => {
     const proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--save', '', '--dir', dir, ...persistence],
-      { stdio: 'ignore' },
+      ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--save', '', ...persistence],
+      // Never the work tree: whatever Redis might write lands in a temp place.
+      { stdio: 'ignore', cwd: dir ?? tmpdir() },
     );
     child = proc;
     const deadline = Date.now() + 5_000;
@@ -129,7 +131,7 @@ export async function startPrivateRedis(password: string, options: { persist?: b
     start,
     destroy: async () => {
       await stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   combinedPercentage,
+  createPartTracker,
   formatSpeed,
   monotonic,
   partFraction,
@@ -111,5 +112,58 @@ describe('formatSpeed and wholeEta', () => {
     [Number.POSITIVE_INFINITY, null],
   ])('eta %s → %s', (eta, whole) => {
     expect(wholeEta(eta)).toBe(whole);
+  });
+});
+
+describe('createPartTracker', () => {
+  const line = (downloaded: number, total: number, extra: Record<string, unknown> = {}) => ({
+    status: 'downloading',
+    downloaded_bytes: downloaded,
+    total_bytes: total,
+    ...extra,
+  });
+
+  it('counts both parts of A+B in one bar, weighted', () => {
+    const t = createPartTracker(['137', '140'], [0.75, 0.25]);
+    expect(t.onProgress('137', line(50, 100)).percentage).toBeCloseTo(37.5);
+    expect(t.onProgress('137', { status: 'finished' }).percentage).toBeCloseTo(75);
+    expect(t.onProgress('140', line(0, 10)).percentage).toBeCloseTo(75);
+    expect(t.onProgress('140', line(5, 10)).percentage).toBeCloseTo(87.5);
+    expect(t.onProgress('140', { status: 'finished' }).percentage).toBeCloseTo(100);
+  });
+
+  it('finds the part by id even when yt-dlp fetches B first', () => {
+    const t = createPartTracker(['137', '140'], [0.5, 0.5]);
+    expect(t.onProgress('140', line(5, 10)).percentage).toBeCloseTo(75);
+    // A going back to part A cannot lower the bar.
+    expect(t.onProgress('137', line(5, 10)).percentage).toBeCloseTo(75);
+  });
+
+  it('moves to the next part when a selector pair changes format id', () => {
+    const t = createPartTracker(['bestvideo', 'bestaudio'], [0.5, 0.5]);
+    expect(t.onProgress('137', line(10, 10)).percentage).toBeCloseTo(50);
+    expect(t.onProgress('251', line(2, 10)).percentage).toBeCloseTo(60);
+    // A third id (cannot happen with two parts) stays on the last part.
+    expect(t.onProgress('999', line(10, 10)).percentage).toBeCloseTo(100);
+  });
+
+  it('falls back to the file name when no format id is printed', () => {
+    const t = createPartTracker(['a', 'b'], [0.5, 0.5]);
+    t.onProgress(null, line(10, 10, { filename: 'x.fa.mp4' }));
+    expect(t.onProgress(null, line(5, 10, { filename: 'x.fb.m4a' })).percentage).toBeCloseTo(75);
+  });
+
+  it('keeps the bar when a part restarts after an error, and passes speed and eta on', () => {
+    const t = createPartTracker(['mp4'], [1]);
+    t.onProgress('mp4', line(80, 100));
+    const restarted = t.onProgress('mp4', line(10, 100, { speed: 2 * 1024 * 1024, eta: 3.6 }));
+    expect(restarted).toEqual({ percentage: 80, speed: '2.0 MB/s', eta: 4 });
+    expect(t.percentage()).toBe(80);
+  });
+
+  it('ignores lines without anything measurable', () => {
+    const t = createPartTracker(['mp4'], [1]);
+    t.onProgress('mp4', line(30, 100));
+    expect(t.onProgress('mp4', { status: 'downloading', downloaded_bytes: 50 }).percentage).toBeCloseTo(30);
   });
 });
