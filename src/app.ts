@@ -89,7 +89,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
       logger: deps.logger.child({ component: 'socketio' }),
       adapter: deps.socketAdapter,
     });
-    app.addHook('onClose', async () => gateway?.close());
+    // Before the server waits for its connections: open sockets would otherwise keep it from closing.
+    app.addHook('preClose', async () => gateway?.close());
   }
   return { app, gateway };
 }

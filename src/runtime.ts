@@ -38,6 +38,19 @@ const EXTRACT_TIMEOUT_MS = 60_000;
 /** Leaves time within SHUTDOWN_GRACE_SECONDS for closing sockets and stores after the jobs. */
 const SHUTDOWN_MARGIN_MS = 3_000;
 
+/**
+ * Stops accepting and lets requests in flight (file downloads) finish within the grace period,
+ * then cuts off whatever still streams.
+ */
+async function closeApp(app: FastifyInstance, graceMs: number): Promise<void> {
+  const closing = app.close();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closing, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+  clearTimeout(timer);
+  app.server.closeAllConnections();
+  await closing;
+}
+
 export async function startRuntime(options: { config: Config; roles: Role[]; logger: Logger }): Promise<Runtime> {
   const { config, roles, logger } = options;
   const version = packageVersion();
@@ -179,7 +192,7 @@ export async function startRuntime(options: { config: Config; roles: Role[]; log
     async shutdown() {
       const graceMs = Math.max(0, config.shutdownGraceSeconds * 1000 - SHUTDOWN_MARGIN_MS);
       // Stop accepting first; then running jobs finish or go back to the queue.
-      await Promise.all([app?.close(), consumer?.close(graceMs)]);
+      await Promise.all([app && closeApp(app, graceMs), consumer?.close(graceMs)]);
       for (const stop of stoppers) await stop();
       rateLimits.close();
       await adapters.close();
