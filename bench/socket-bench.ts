@@ -7,6 +7,7 @@
  * Socket.IO server broadcasting the same number of events to a room of the same clients.
  */
 import { io, type Socket } from 'socket.io-client';
+import { startMediaServer } from '../test/media/media-server.js';
 import { expectStatus, requestJson } from './bench-client.js';
 import type { BenchContext } from './bench-context.js';
 import { startBareServer, startService, type Mode } from './bench-service.js';
@@ -16,6 +17,8 @@ const P99_TARGET_MS = 100;
 const CONNECT_BATCH = 50;
 const FANOUT_TIMEOUT_MS = 30_000;
 const BLOCKER_POLL_MS = 50;
+/** ~1 MB at 10 KB/s: the blocker runs ~100 s, far longer than connecting the clients takes. */
+const BLOCKER_BYTES_PER_SECOND = 10 * 1024;
 
 interface Arrival {
   key: string;
@@ -122,15 +125,17 @@ function analyse(arrivals: Arrival[][], since: number): FanoutResult {
 
 async function oursFanout(ctx: BenchContext, mode: Mode, clients: number): Promise<FanoutResult> {
   const svc = await startService({ mode, redisUrl: ctx.redisUrl, env: { WORKER_CONCURRENCY: '1' } });
+  // The blocker comes from its own, far slower server, so it outlasts connecting every client.
+  const blockerMedia = await startMediaServer({ slowBytesPerSecond: BLOCKER_BYTES_PER_SECOND });
   let fleet: Fleet | null = null;
   try {
-    const post = async (path: string) =>
+    const post = async (url: string) =>
       (await expectStatus(
-        await requestJson('POST', `${svc.url}/api/v1/downloads/`, { url: `${ctx.media.baseUrl}${path}`, format_id: 'mp4' }),
+        await requestJson('POST', `${svc.url}/api/v1/downloads/`, { url, format_id: 'mp4' }),
         202,
         'POST /downloads/',
       )).body.job_id as string;
-    const blocker = await post('/slow/video.mp4?blocker=1');
+    const blocker = await post(`${blockerMedia.baseUrl}/slow/video.mp4`);
     // The one worker must hold the blocker before the target is queued behind it.
     for (;;) {
       const res = await requestJson('GET', `${svc.url}/api/v1/jobs/${blocker}`);
@@ -138,8 +143,10 @@ async function oursFanout(ctx: BenchContext, mode: Mode, clients: number): Promi
       if (res.body?.status !== 'pending') throw new Error(`blocker job is ${res.body?.status}`);
       await new Promise((r) => setTimeout(r, BLOCKER_POLL_MS));
     }
-    const target = await post('/slow/video.mp4');
+    const target = await post(`${ctx.media.baseUrl}/slow/video.mp4`);
     fleet = await connectFleet(svc.url, clients, target);
+    const state = await requestJson('GET', `${svc.url}/api/v1/jobs/${target}`);
+    if (state.body?.status !== 'pending') throw new Error(`the target job started early (${state.body?.status})`);
     const since = now();
     await requestJson('DELETE', `${svc.url}/api/v1/jobs/${blocker}`);
     await fleet.done();
@@ -147,6 +154,7 @@ async function oursFanout(ctx: BenchContext, mode: Mode, clients: number): Promi
   } finally {
     fleet?.close();
     await svc.stop();
+    await blockerMedia.close();
   }
 }
 

@@ -11,6 +11,7 @@ command -v ffprobe >/dev/null || need+=(ffmpeg)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v make >/dev/null && command -v g++ >/dev/null || need+=(build-essential)
 command -v python3 >/dev/null || need+=(python3)
+command -v docker-compose >/dev/null || need+=(docker-compose)
 if ((${#need[@]})); then
   echo "setup: installing Debian packages: ${need[*]}"
   if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi

@@ -2,7 +2,7 @@
  * buildApp(deps): the HTTP API, docs and the Socket.IO gateway on one server. It never listens;
  * `main` does, and tests use `inject()` or listen on port 0 themselves.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { registerDownloadRoutes } from './downloads/download-routes.js';
@@ -54,7 +54,7 @@ export interface BuiltApp {
 export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: trustProxyOption(deps.config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ...HTTP_SERVER_LIMITS,

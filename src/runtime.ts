@@ -4,7 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import { createAdapters } from './adapters.js';
 import { buildApp } from './app.js';
@@ -173,7 +173,7 @@ export async function startRuntime(options: { config: Config; roles: Role[]; log
     });
     logger.info({ concurrency: config.workerConcurrency }, 'worker started');
     if (!roles.includes('api')) {
-      const workerApp = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true });
+      const workerApp = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
       registerErrorHandling(workerApp);
       registerHealthRoutes(workerApp, { health });
       url = null;

@@ -22,8 +22,8 @@ export interface Cluster {
   workers: SpawnedService[];
   downloadDir: string;
   env: Record<string, string>;
-  startApi(): Promise<SpawnedService>;
-  startWorker(): Promise<SpawnedService>;
+  /** Starts one more process; `serve` counts as both an api and a worker. */
+  start(command: 'api' | 'worker' | 'serve'): Promise<SpawnedService>;
   /** How many download runs of yt-dlp each job got (extractions are not counted). */
   downloadRuns(): Promise<Map<string, number>>;
   /** Every process's output, for failure messages. */
@@ -66,17 +66,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     workers: [],
     downloadDir,
     env,
-    async startApi() {
-      const api = await spawnService('api', env);
-      all.push(api);
-      cluster.apis.push(api);
-      return api;
-    },
-    async startWorker() {
-      const worker = await spawnService('worker', env);
-      all.push(worker);
-      cluster.workers.push(worker);
-      return worker;
+    async start(command) {
+      const service = await spawnService(command, env);
+      all.push(service);
+      if (command !== 'worker') cluster.apis.push(service);
+      if (command !== 'api') cluster.workers.push(service);
+      return service;
     },
     async downloadRuns() {
       const text = await readFile(log, 'utf8').catch(() => '');
@@ -97,8 +92,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
   try {
     // Sequential: parallel start-ups on two cores only make each one slower.
-    for (let i = 0; i < options.apis; i++) await cluster.startApi();
-    for (let i = 0; i < options.workers; i++) await cluster.startWorker();
+    for (let i = 0; i < options.apis; i++) await cluster.start('api');
+    for (let i = 0; i < options.workers; i++) await cluster.start('worker');
   } catch (err) {
     await cluster.close();
     throw err;

@@ -199,4 +199,17 @@ describe('a cluster of 2 api and 2 worker processes on one Redis', () => {
     const file = await fetch(`${apiA!.url}${final.download_url}`, { method: 'HEAD' });
     expect(file.status).toBe(200);
   });
+
+  it('lets a `serve` process with REDIS_URL join the cluster as api and worker', async () => {
+    const serve = await cluster.start('serve');
+    const res = await fetch(`${serve.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ mode: 'distributed', redis: 'connected', socketio: 'available' });
+    // Shared state: it sees a job another api created, and its sockets get that api's events.
+    const watcher = await socketOn(serve.url);
+    const id = await createJob(cluster.apis[0]!.url, `${media.baseUrl}/video.mp4?serve`, MEDIA_FORMAT_IDS.progressive);
+    await subscribe(watcher, id);
+    expect(await getJob(serve.url, id)).not.toBeNull();
+    expect(await watcher.next('job_completed', id, 30_000)).toMatchObject({ job_id: id, status: 'completed' });
+  });
 });

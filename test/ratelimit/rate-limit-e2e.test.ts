@@ -135,14 +135,29 @@ describe('rate limits through the HTTP API, embedded mode', () => {
         method: 'POST',
         url,
         headers: { 'x-forwarded-for': client },
-        payload: { url: 'https://not-allowed.example/v' },
+        // Allowed, so it spends quota; nothing listens on port 9, so yt-dlp fails fast (502).
+        payload: { url: 'http://127.0.0.1:9/v.mp4' },
       });
     const first = await ask('/api/v1/videos/resolutions');
-    expect(first.statusCode).toBe(400);
+    expect(first.statusCode).toBe(502);
     expect(first.headers['x-ratelimit-remaining']).toBe('0');
     const second = await ask('/api/v1/videos/resolutions/');
     expect(second.statusCode).toBe(429);
     expect(second.json().limit_type).toBe('endpoint_hourly');
+  });
+
+  it('spends no hourly quota on a URL the policy refuses', async () => {
+    const client = '198.51.100.6';
+    const ask = (url: string) =>
+      t.runtime.app!.inject({
+        method: 'POST',
+        url: '/api/v1/videos/resolutions',
+        headers: { 'x-forwarded-for': client },
+        payload: { url },
+      });
+    for (let i = 0; i < 3; i++) expect((await ask('https://not-allowed.example/v')).statusCode).toBe(400);
+    expect((await ask('http://127.0.0.1:9/v.mp4')).statusCode).toBe(502);
+    expect((await ask('http://127.0.0.1:9/v.mp4')).statusCode).toBe(429);
   });
 
   it('answers a malformed X-Forwarded-For without a 5xx', async () => {
@@ -265,22 +280,23 @@ describe('a failing limiter store never gives a 429', () => {
       method: 'POST',
       url: '/api/v1/videos/resolutions',
       headers: { 'x-forwarded-for': client },
-      payload: { url: 'https://not-allowed.example/v' },
+      payload: { url: 'http://127.0.0.1:9/v.mp4' },
     });
 
   it('passes limited requests while Redis is down, answers 503 where Redis is needed, and limits again once back', async () => {
     const client = '198.51.100.30';
     expect((await download(t, client, 'bestvideo')).statusCode).toBe(202);
     expect((await download(t, client, 'bestvideo')).statusCode).toBe(429);
-    expect((await resolutions(client)).statusCode).toBe(400);
+    expect((await resolutions(client)).statusCode).toBe(502);
     expect((await resolutions(client)).statusCode).toBe(429);
 
     await redis.stop();
     for (let i = 0; i < 3; i++) {
-      // The hourly limit is spent, but its store is down: the request passes to the URL check.
+      // The hourly limit is spent, but its store is down: the request passes the limiter and then
+      // needs Redis for the metadata cache, so it gets the 503 of a Redis outage, not a 429.
       const limited = await resolutions(client);
-      expect(limited.statusCode).toBe(400);
-      expect(limited.json().error).toBe('invalid_url');
+      expect(limited.statusCode).toBe(503);
+      expect(limited.json().error).toBe('system_error');
       const res = await download(t, client, 'bestvideo');
       expect(res.statusCode).toBe(503);
       expect(res.json().error).toBe('system_error');
