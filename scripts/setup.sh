@@ -29,3 +29,5 @@ fi
 
 echo "setup: building"
 npx tsc -p tsconfig.build.json
+# The `ultra-dl` bin (`npx ultra-dl …`) must be executable.
+chmod +x dist/src/main.js

@@ -23,7 +23,6 @@ import { createSqliteJobStore } from './store/sqlite-job-store.js';
 import { createSqliteTokenStore } from './store/sqlite-token-store.js';
 import type { TokenStore } from './store/token-store.js';
 import type { ServiceState } from './system/health-service.js';
-import { isActive } from './downloads/job.js';
 
 export interface Adapters {
   jobs: JobStore;
@@ -39,8 +38,6 @@ export interface Adapters {
   storage: StorageSelector;
   redisHealth(): Promise<ServiceState>;
   storeHealthy(): Promise<boolean>;
-  /** Whether a job still needs its work dir (for the work-dir sweep). */
-  isJobActive(jobId: string): Promise<boolean>;
   /** Runs `run` every CLEANUP_INTERVAL_SECONDS: per process when embedded, once per cluster otherwise. */
   scheduleCleanup(run: () => Promise<CleanupReport>): Promise<{ stop(): unknown }>;
   close(): Promise<void>;
@@ -91,10 +88,6 @@ function createEmbeddedAdapters(config: Config, logger: Logger): Adapters {
     storeHealthy: async () => {
       db.prepare('SELECT 1').get();
       return true;
-    },
-    isJobActive: async (jobId) => {
-      const job = await jobs.get(jobId);
-      return job !== null && isActive(job.status);
     },
     scheduleCleanup: async (run) =>
       startCleanupTimer({ run }, config.cleanupIntervalSeconds * 1000, logger.child({ component: 'cleanup' })),

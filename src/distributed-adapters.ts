@@ -7,7 +7,6 @@ import type { Adapters } from './adapters.js';
 import { createStorage } from './adapters.js';
 import { createRedisCache } from './cache/redis-cache.js';
 import type { Config } from './config.js';
-import { isActive } from './downloads/job.js';
 import { createRedisEventBus, createSocketRedisAdapter } from './events/redis-event-bus.js';
 import { startClusterCleanup } from './files/cluster-cleanup.js';
 import { createBullmqJobQueue } from './queue/bullmq-job-queue.js';
@@ -47,10 +46,6 @@ export async function createDistributedAdapters(config: Config, logger: Logger):
     storage,
     redisHealth: () => redisHealth(redis),
     storeHealthy: async () => (await redisHealth(redis)) === 'connected',
-    isJobActive: async (jobId) => {
-      const job = await jobs.get(jobId);
-      return job !== null && isActive(job.status);
-    },
     scheduleCleanup: async (run) => {
       const cleanup = await startClusterCleanup({
         url,

@@ -10,6 +10,7 @@ import { createAdapters } from './adapters.js';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { createDownloadJobHandler } from './downloads/download-job.js';
+import { isActive } from './downloads/job.js';
 import { createDownloadService } from './downloads/download-service.js';
 import { probeFfmpeg, probeYtdlp } from './engine/ytdlp-probe.js';
 import { createYtdlpEngine } from './engine/ytdlp-engine.js';
@@ -161,8 +162,12 @@ export async function startRuntime(options: { config: Config; roles: Role[]; log
     if (orphans > 0) logger.warn({ orphans }, 'ended downloads left running by a worker that died');
     // Probes the bucket once, so that early jobs do not each wait on an unusable one.
     await adapters.storage.start();
+    const isJobActive = async (jobId: string) => {
+      const job = await adapters.jobs.get(jobId);
+      return job !== null && isActive(job.status);
+    };
     const sweep = () =>
-      cleanup.sweepWorkDirs(adapters.isJobActive).catch((err: unknown) => logger.warn({ err }, 'work dir sweep failed'));
+      cleanup.sweepWorkDirs(isJobActive).catch((err: unknown) => logger.warn({ err }, 'work dir sweep failed'));
     await sweep();
     const sweeper = setInterval(sweep, config.cleanupIntervalSeconds * 1000);
     sweeper.unref();

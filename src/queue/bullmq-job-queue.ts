@@ -15,7 +15,7 @@ import { Queue, WaitingError, Worker, type Job as BullJob } from 'bullmq';
 import type { Logger } from 'pino';
 import type { JobPayload } from '../downloads/job.js';
 import { AppError } from '../errors.js';
-import { closeRedis, createRedis, redisCall } from '../redis/redis-connection.js';
+import { closeRedis, createRedis, isConnectionError, redisCall } from '../redis/redis-connection.js';
 import { defineScript } from '../redis/redis-script.js';
 import type { ConsumeOptions, Consumer, JobHandler, JobQueue, QueueCounts } from './job-queue.js';
 
@@ -140,6 +140,13 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
         }
         // A cancelled job was recorded (deleted) by its canceller: nothing to fail.
         if (reason === 'cancelled') return;
+        if (token && isRedisOutage(err)) {
+          // Redis went away before the handler could record the job's end: its result is lost,
+          // so the job runs again once Redis is back instead of staying `processing` forever.
+          log.warn({ jobId }, 'job could not record its final state while Redis was down; requeueing it');
+          await job.moveToWait(token);
+          throw new WaitingError();
+        }
         // Handlers record their own failures; a rejection is a bug to see in the logs, and running
         // it again would not fix it. The job leaves the queue like a finished one.
         log.error({ err, jobId }, 'job handler rejected without recording a final state');
@@ -253,6 +260,11 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
       await closeRedis(client);
     },
   };
+}
+
+/** A request-path Redis failure (see `redisCall`), as opposed to a bug in the handler. */
+function isRedisOutage(err: unknown): boolean {
+  return err instanceof AppError && err.status === 503 && isConnectionError(err.cause);
 }
 
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
