@@ -73,6 +73,18 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** CPU time (user + system, seconds) `pid` has used so far, from /proc; 10 ms resolution. */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+/** USER_HZ, 100 on every Linux build we run on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** Spawns `node <script> ...args` and resolves once it is `ready`. */
 export async function spawnChild(
   script: string,

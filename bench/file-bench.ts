@@ -119,8 +119,19 @@ export async function benchDownload(ctx: BenchContext): Promise<Metrics> {
     } finally {
       watcher.close();
     }
+    // What curl does not pay: Python and yt-dlp's start-up, once per download.
+    const startup: number[] = [];
+    for (let r = 0; r < 3; r++) startup.push(await timeMs(() => runCommand(ctx.ytdlpPath, ['--version'])));
     const mbps = (xs: number[]) => xs.map(toMB);
     return {
+      'download.ytdlp_startup': metric({
+        value: median(startup),
+        baseline: null,
+        unit: 'ms for `yt-dlp --version`',
+        target: 'reference only',
+        pass: null,
+        spread: spreadOf(startup, 0),
+      }),
       'download.throughput': metric({
         value: toMB(median(ours)),
         baseline: toMB(median(bare)),

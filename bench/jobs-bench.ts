@@ -45,13 +45,13 @@ async function benchMode(ctx: BenchContext, mode: Mode): Promise<Metrics> {
     // The client flow: the format list first (cached), then the job, which reuses that metadata.
     await warmCache(svc, url);
     const watcher = await createJobWatcher(svc.url);
-    const pairs = ctx.quick ? 3 : 10;
+    const pairs = ctx.quick ? 2 : 10;
     ctx.log(`job overhead (${mode}): ${pairs} pairs`);
     const overhead = await paired(
       pairs,
       () => timeMs(() => watcher.run(url, FORMAT)),
       (i) => timeMs(() => bareDownload(ctx, { url, formatId: FORMAT, workDir: path.join(ctx.scratchDir, `one-${i}`), infoJsonFile })),
-      { warmup: true },
+      { warmup: !ctx.quick },
     ).finally(() => watcher.close());
     metrics[`job_overhead.${mode}`] = metric({
       value: median(overhead.diffs),
@@ -63,7 +63,7 @@ async function benchMode(ctx: BenchContext, mode: Mode): Promise<Metrics> {
       spread: `diff ${spreadOf(overhead.diffs)}; bare ${spreadOf(overhead.base, 0)}`,
     });
 
-    const count = ctx.quick ? 20 : 100;
+    const count = ctx.quick ? 10 : 100;
     ctx.log(`job throughput (${mode}): ${count} jobs per side`);
     const ours = await timeMs(() => runBatch(svc, url, count));
     const base = await timeMs(() => bareBatch(ctx, url, count, infoJsonFile));
@@ -136,8 +136,8 @@ export async function benchMemory(ctx: BenchContext): Promise<Metrics> {
       spread: 'median of 5 samples over 1 s',
     });
 
-    const total = ctx.quick ? 60 : 300;
-    const first = ctx.quick ? 20 : 50;
+    const total = ctx.quick ? 30 : 300;
+    const first = ctx.quick ? 10 : 50;
     const wave = 10;
     ctx.log(`memory soak: ${total} jobs`);
     await warmCache(svc, url);

@@ -193,7 +193,7 @@ async function bareFanout(clients: number, events: number): Promise<FanoutResult
 
 export async function benchFanout(ctx: BenchContext): Promise<Metrics> {
   const metrics: Metrics = {};
-  const clients = ctx.quick ? 200 : 1000;
+  const clients = ctx.quick ? 100 : 1000;
   for (const mode of ctx.modes) {
     ctx.log(`socket fan-out (${mode}): ${clients} clients`);
     const ours = await oursFanout(ctx, mode, clients);

@@ -2,6 +2,7 @@
  * Distributed mode's adapters (SPEC §1): Redis for state, cache and rate limits, BullMQ for the
  * queue, the Socket.IO Redis adapter and emitter for events. Loaded only when REDIS_URL is set.
  */
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Adapters } from './adapters.js';
 import { createStorage } from './adapters.js';
@@ -18,10 +19,19 @@ export async function createDistributedAdapters(config: Config, logger: Logger):
   const url = config.redisUrl!;
   const prefix = config.redisPrefix;
   const log = logger.child({ component: 'redis' });
-  // Request paths fail fast on this one; the Socket.IO subscriber waits for Redis to return.
+  // Request paths fail fast on this one.
   const redis = createRedis(url, { role: 'api', logger: log });
-  const socketPub = createRedis(url, { role: 'socket-pub', logger: log, forBullmq: true });
-  const socketSub = createRedis(url, { role: 'socket-sub', logger: log, subscriber: true });
+  // The Socket.IO adapter's connections wait for Redis to return. Only a process with a gateway
+  // (an api) opens them, when Socket.IO asks for the adapter.
+  let socketClients: { pub: Redis; sub: Redis } | null = null;
+  // A `function`, not an arrow: Socket.IO calls the adapter option with `new`.
+  const socketAdapter: ReturnType<typeof createSocketRedisAdapter> = function (nsp) {
+    socketClients ??= {
+      pub: createRedis(url, { role: 'socket-pub', logger: log, forBullmq: true }),
+      sub: createRedis(url, { role: 'socket-sub', logger: log, subscriber: true }),
+    };
+    return createSocketRedisAdapter(socketClients.pub, socketClients.sub, prefix)(nsp);
+  };
 
   const jobs = createRedisJobStore(redis, { prefix, jobTtlSeconds: config.jobTtlSeconds });
   const tokens = createRedisTokenStore(redis, { prefix });
@@ -41,7 +51,7 @@ export async function createDistributedAdapters(config: Config, logger: Logger):
     events,
     // The Socket.IO Redis adapter delivers what workers emit; the gateway needs no bus.
     gatewayEvents: null,
-    socketAdapter: createSocketRedisAdapter(socketPub, socketSub, prefix),
+    socketAdapter,
     rateLimitBackend: { kind: 'redis', redis, prefix },
     storage,
     redisHealth: () => redisHealth(redis),
@@ -59,7 +69,8 @@ export async function createDistributedAdapters(config: Config, logger: Logger):
     async close() {
       await Promise.all([queue.close(), cache.close(), events.close()]);
       await Promise.all([jobs.close(), tokens.close()]);
-      await Promise.all([closeRedis(redis), closeRedis(socketPub), closeRedis(socketSub)]);
+      const clients = socketClients ? [socketClients.pub, socketClients.sub] : [];
+      await Promise.all([redis, ...clients].map((client) => closeRedis(client)));
     },
   };
 }

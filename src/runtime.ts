@@ -148,7 +148,11 @@ export async function startRuntime(options: { config: Config; roles: Role[]; log
       tokens: adapters.tokens,
       events: adapters.events,
       metadata,
-      download: (request) => engine.download(request),
+      download: async (request) => {
+        // A retry of a job whose worker was killed on this host: its yt-dlp may still write here.
+        await reapOrphanedDownloads(request.workDir);
+        return engine.download(request);
+      },
       storage: adapters.storage,
       workDirFor: (jobId) => workDirFor(config.downloadDir, jobId),
       links,

@@ -127,7 +127,7 @@ describe('a cluster of 2 api and 2 worker processes on one Redis', () => {
     const fromB = jobs.find((j) => j.api === 1)!;
     await subscribe(late, fromB.id);
     expect(await late.next('job_completed', fromB.id, 5_000)).toMatchObject({ job_id: fromB.id, status: 'completed' });
-  });
+  }, 120_000);
 
   it('relays the live progress of a job to a socket on the other api', async () => {
     const [apiA, apiB] = cluster.apis;
@@ -139,7 +139,7 @@ describe('a cluster of 2 api and 2 worker processes on one Redis', () => {
     // A throttled ~5 s download reports several steps; a replay alone would be one event.
     expect(new Set(percentages).size).toBeGreaterThan(3);
     expect([...percentages].sort((a, b) => a - b)).toEqual(percentages);
-  });
+  }, 60_000);
 
   it('cancels a running job through DELETE on the other api within 2 s, killing yt-dlp on its worker', async () => {
     const [apiA, apiB] = cluster.apis;
@@ -198,7 +198,7 @@ describe('a cluster of 2 api and 2 worker processes on one Redis', () => {
     expect(survivor.output()).toContain(id);
     const file = await fetch(`${apiA!.url}${final.download_url}`, { method: 'HEAD' });
     expect(file.status).toBe(200);
-  });
+  }, 90_000);
 
   it('lets a `serve` process with REDIS_URL join the cluster as api and worker', async () => {
     const serve = await cluster.start('serve');

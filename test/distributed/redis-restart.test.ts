@@ -10,7 +10,7 @@ import { MEDIA_FORMAT_IDS, startMediaServer, type MediaServer } from '../helpers
 import { processesMatching } from '../helpers/processes.js';
 import { uniquePrefix } from '../redis/redis-test-env.js';
 import { startCluster, type Cluster } from './cluster.js';
-import { createJob, finalStatus, getJob, until } from './cluster-client.js';
+import { createJob, finalStatus, getJob, openSocket, sleep, subscribe, until } from './cluster-client.js';
 import { startOwnRedis, type OwnRedis } from './redis-server.js';
 
 const PASSWORD = 'r3dis:p@ss/word';
@@ -19,6 +19,8 @@ const DB = 2;
 const ANSWER_WITHIN_MS = 2_000;
 /** Fetches give up well after that, so a hang fails the test instead of stalling it. */
 const FETCH_TIMEOUT_MS = 6_000;
+/** Long enough for a handler's two Redis calls at the end of a job (token, status) to give up. */
+const RECORD_GIVES_UP_MS = 4_500;
 
 let redis: OwnRedis;
 let media: MediaServer;
@@ -89,6 +91,15 @@ describe('a graceful Redis restart under a running cluster', () => {
     expect(create.body).toMatchObject({ error: 'system_error' });
     expect(create.ms).toBeLessThan(ANSWER_WITHIN_MS);
 
+    const resolve = await timed(`${api}/api/v1/videos/resolutions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `${media.baseUrl}/video.mp4?resolve-during-outage` }),
+    });
+    expect(resolve.status).toBeGreaterThanOrEqual(500);
+    expect(resolve.body).toMatchObject({ error: 'system_error' });
+    expect(resolve.ms).toBeLessThan(ANSWER_WITHIN_MS);
+
     const workerHealth = await timed(`${worker.url}/health`);
     expect(workerHealth.status).toBe(503);
     expect(workerHealth.ms).toBeLessThan(ANSWER_WITHIN_MS);
@@ -106,9 +117,37 @@ describe('a graceful Redis restart under a running cluster', () => {
     const runs = await cluster.downloadRuns();
     expect(all.map((id) => runs.get(id) ?? 0)).toEqual([1, 1, 1, 1]);
 
-    // New work goes through as before the outage.
-    const after = await createJob(api, `${media.baseUrl}/video.mp4?after-outage`, MEDIA_FORMAT_IDS.progressive);
-    expect((await finalStatus(api, after, 30_000)).status).toBe('completed');
+    // New work goes through as before the outage, and the worker's events reach the api's
+    // sockets again: the Socket.IO adapter subscribed anew by itself.
+    const socket = await openSocket(api);
+    try {
+      const after = await createJob(api, `${media.baseUrl}/video.mp4?after-outage`, MEDIA_FORMAT_IDS.progressive);
+      await subscribe(socket, after);
+      expect((await finalStatus(api, after, 30_000)).status).toBe('completed');
+      expect(await socket.next('job_completed', after, 5_000)).toMatchObject({ job_id: after, status: 'completed' });
+      // More than the one state replay of subscribe_job: live events arrived.
+      expect(socket.of('job_progress', after).length + socket.of('job_completed', after).length).toBeGreaterThan(1);
+    } finally {
+      socket.close();
+    }
     expect(await getJob(api, running)).toMatchObject({ status: 'completed' });
-  });
+  }, 120_000);
+
+  it('runs a job again whose end fell into the outage, instead of leaving it processing', async () => {
+    const api = cluster.apis[0]!.url;
+    const id = await createJob(api, `${media.baseUrl}/video.mp4?ends-in-outage`, MEDIA_FORMAT_IDS.progressive);
+    await until(async () => (await processesMatching(id)).length > 0, 20_000);
+    await redis.stop();
+    // yt-dlp finishes while Redis is down; the handler then fails to record the result (each
+    // Redis call gives up within 2 s). Redis returns before the job's lock (10 s) expires.
+    await until(async () => (await processesMatching(id)).length === 0, 20_000);
+    await sleep(RECORD_GIVES_UP_MS);
+    await redis.start();
+
+    const final = await finalStatus(api, id, 40_000);
+    expect(final.status, JSON.stringify(final)).toBe('completed');
+    expect((await cluster.downloadRuns()).get(id)).toBe(2);
+    const file = await fetch(`${api}${final.download_url}`, { method: 'HEAD' });
+    expect(file.status).toBe(200);
+  }, 90_000);
 });
