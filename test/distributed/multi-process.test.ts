@@ -174,7 +174,8 @@ describe('a cluster of 2 api and 2 worker processes on one Redis', () => {
     expect(await canceller.next('job_cancelled', id, 2_000)).toMatchObject({ job_id: id, status: 'cancelled' });
     await until(async () => (await processesMatching(id)).length === 0, 2_000);
     expect(Date.now() - started).toBeLessThan(2_000);
-    expect(await exists(path.join(cluster.downloadDir, '.work', id))).toBe(false);
+    // The worker removes the work dir once its yt-dlp is gone.
+    await until(async () => !(await exists(path.join(cluster.downloadDir, '.work', id))), 2_000);
     expect(await getJob(apiA!.url, id)).toBeNull();
   });
 
