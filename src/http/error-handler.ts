@@ -79,8 +79,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const appError = toAppError(error);
-    if (appError.status >= 500) {
+    // ERROR means someone must act: our own failures. An upstream one (a 502/503 from yt-dlp's
+    // network or the platform, a Redis outage) is a warning.
+    if (appError.category === 'system_error' && appError.status === 500) {
       request.log.error({ err: appError.cause ?? error }, 'request failed');
+    } else if (appError.status >= 500) {
+      request.log.warn({ category: appError.category, detail: appError.detail }, 'request failed upstream');
     } else {
       request.log.debug({ category: appError.category, detail: appError.detail }, 'request refused');
     }
