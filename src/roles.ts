@@ -18,6 +18,7 @@ import type { RateLimitService } from './ratelimit/rate-limit-service.js';
 import { workDirFor, workRootFor } from './storage/local-storage.js';
 import { registerHealthRoutes } from './system/health-routes.js';
 import type { HealthService } from './system/health-service.js';
+import { registerMetricsRoute, type Metrics } from './system/metrics.js';
 import type { MetadataService } from './videos/metadata-service.js';
 
 /** Everything a role is built from; made once per process by the runtime. */
@@ -31,6 +32,7 @@ export interface Services {
   cleanup: ReturnType<typeof createCleanup>;
   rateLimits: RateLimitService;
   health: HealthService;
+  metrics: Metrics;
 }
 
 export interface RoleHandle {
@@ -69,7 +71,7 @@ export async function startApiRole(s: Services): Promise<RoleHandle> {
     maxQueuedJobs: config.maxQueuedJobs,
     maxActiveJobsPerClient: config.maxActiveJobsPerClient,
   });
-  const { app } = await buildApp({
+  const { app, gateway } = await buildApp({
     config,
     version: s.version,
     logger: s.logger,
@@ -83,6 +85,8 @@ export async function startApiRole(s: Services): Promise<RoleHandle> {
     gatewayEvents: adapters.gatewayEvents,
     socketAdapter: adapters.socketAdapter,
   });
+  registerMetricsRoute(app, s.metrics);
+  if (gateway) s.metrics.watchSockets(() => gateway.stats().clients);
   const url = await app.listen({ port: config.port, host: config.host });
   s.logger.info({ url, mode: config.mode }, 'ultra-dl API listening');
   return { url, app, stop: (graceMs) => closeApp(app, graceMs) };
@@ -93,7 +97,7 @@ export async function startWorkerRole(s: Services, options: { healthServer: bool
   const handler = createDownloadJobHandler({
     jobs: adapters.jobs,
     tokens: adapters.tokens,
-    events: adapters.events,
+    events: s.metrics.countingEvents(adapters.events),
     metadata: s.metadata,
     download: async (request) => {
       // A retry of a job whose worker was killed on this host: its yt-dlp may still write here.
@@ -138,6 +142,7 @@ export async function startWorkerRole(s: Services, options: { healthServer: bool
     });
     registerErrorHandling(healthApp);
     registerHealthRoutes(healthApp, { health: s.health });
+    registerMetricsRoute(healthApp, s.metrics);
     const url = await healthApp.listen({ port: config.workerPort, host: config.host });
     logger.info({ url }, 'worker health listening');
   }

@@ -13,6 +13,7 @@ import { createCleanup } from './files/cleanup.js';
 import { createRateLimitService } from './ratelimit/rate-limit-service.js';
 import { startApiRole, startWorkerRole, type RoleHandle, type Services } from './roles.js';
 import { createHealthService } from './system/health-service.js';
+import { createMetrics } from './system/metrics.js';
 import { packageVersion } from './system/version.js';
 import { createMetadataService } from './videos/metadata-service.js';
 
@@ -78,7 +79,8 @@ async function createServices(config: Config, logger: Logger, roles: Role[]): Pr
     gcs: () => adapters.storage.gcsHealth(),
     extras: () => ({ rate_limit_fail_open: rateLimits.stats().failOpen }),
   });
-  return { config, logger, version, adapters, engine, metadata, cleanup, rateLimits, health };
+  const metrics = createMetrics({ queue: adapters.queue, rateLimitFailOpens: () => rateLimits.stats().failOpen });
+  return { config, logger, version, adapters, engine, metadata, cleanup, rateLimits, health, metrics };
 }
 
 export async function startRuntime(options: { config: Config; roles: Role[]; logger: Logger }): Promise<Runtime> {

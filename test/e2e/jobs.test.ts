@@ -138,4 +138,15 @@ describe('end-to-end jobs', () => {
     expect(file.body!.error).toBe('file_not_found');
     expect(existsSync(path.join(t.downloadDir, jobId))).toBe(false);
   });
+
+  it('counts finished jobs by outcome in /metrics', async () => {
+    const res = await t.runtime.app!.inject({ method: 'GET', url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    const completed = /ultradl_jobs_finished_total\{outcome="completed",category=""\} (\d+)/.exec(res.body);
+    expect(Number(completed?.[1])).toBeGreaterThanOrEqual(4);
+    expect(res.body).toMatch(/ultradl_jobs_finished_total\{outcome="failed",category="platform_rate_limited"\} 1/);
+    expect(res.body).toMatch(/ultradl_queue_jobs\{state="waiting"\} \d+/);
+    expect(res.body).toContain('ultradl_process_resident_memory_bytes');
+  });
 });
