@@ -27,7 +27,7 @@ import type { MetadataService } from './videos/metadata-service.js';
 import { registerVideoRoutes } from './videos/video-routes.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'corsOrigins' | 'trustProxy' | 'apiKeys' | 'socketioEnabled' | 'signedUrlTtlSeconds'>;
+  config: Pick<Config, 'corsOrigins' | 'trustProxy' | 'apiKeys' | 'socketioEnabled' | 'signedUrlTtlSeconds' | 'fileTtlMinutes'>;
   version: string;
   logger: Logger;
   downloads: DownloadService;
@@ -75,6 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     tokens: deps.tokens,
     storageFor: deps.storageFor,
     signedUrlTtlSeconds: deps.config.signedUrlTtlSeconds,
+    fileTtlMinutes: deps.config.fileTtlMinutes,
   });
 
   let gateway: SocketGateway | null = null;

@@ -291,7 +291,3 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   return config;
 }
 
-/** Rate limiting is enforced only in production and when enabled (SPEC §7). */
-export function rateLimitingActive(config: Config): boolean {
-  return config.production && config.rateLimit.enabled;
-}

@@ -89,7 +89,7 @@ const ERROR_TEXTS: Record<ErrorCategory, ErrorText> = {
   },
   file_expired: {
     title: 'File Expired',
-    // The minutes are filled in from FILE_TTL_MINUTES by errorText().
+    // `{minutes}` is FILE_TTL_MINUTES, given by whoever raises the error (AppError `vars`).
     message: 'The download link has expired. Files are available for {minutes} minutes after download.',
     action: 'Please download the video again to get a new link.',
   },
@@ -126,16 +126,14 @@ const ERROR_TEXTS: Record<ErrorCategory, ErrorText> = {
   },
 };
 
-let fileTtlMinutes = 10;
-
-/** Sets the minutes quoted by the `file_expired` message; called once from config. */
-export function setFileTtlMinutesForMessages(minutes: number): void {
-  fileTtlMinutes = minutes;
+/** Values for the placeholders of a text: `{minutes}` of `file_expired` (default 10, SPEC §6). */
+export interface TextVars {
+  minutes?: number;
 }
 
-export function errorText(category: ErrorCategory): ErrorText {
+export function errorText(category: ErrorCategory, vars: TextVars = {}): ErrorText {
   const text = ERROR_TEXTS[category];
-  return { ...text, message: text.message.replace('{minutes}', String(fileTtlMinutes)) };
+  return { ...text, message: text.message.replace('{minutes}', String(vars.minutes ?? 10)) };
 }
 
 export function isErrorCategory(value: unknown): value is ErrorCategory {
@@ -171,6 +169,8 @@ export interface AppErrorOptions {
   extra?: Record<string, unknown>;
   /** Response headers (e.g. `Retry-After`). */
   headers?: Record<string, string>;
+  /** Placeholder values of the category's text. */
+  vars?: TextVars;
   /** Internal detail for logs; never sent to clients. */
   detail?: string;
   cause?: unknown;
@@ -182,6 +182,7 @@ export class AppError extends Error {
   readonly fields?: Record<string, string>;
   readonly extra?: Record<string, unknown>;
   readonly headers?: Record<string, string>;
+  readonly vars?: TextVars;
   readonly detail?: string;
 
   constructor(category: ErrorCategory, options: AppErrorOptions = {}) {
@@ -192,6 +193,7 @@ export class AppError extends Error {
     this.fields = options.fields;
     this.extra = options.extra;
     this.headers = options.headers;
+    this.vars = options.vars;
     this.detail = options.detail;
   }
 }
@@ -207,7 +209,7 @@ export interface ErrorBody {
 
 /** The SPEC §2 error body of an AppError. A 429 uses `"Rate limit exceeded"` as its `error`. */
 export function errorBody(err: AppError): ErrorBody {
-  const text = errorText(err.category);
+  const text = errorText(err.category, err.vars);
   const body: ErrorBody = {
     error: err.category === 'rate_limited' ? 'Rate limit exceeded' : err.category,
     ...text,

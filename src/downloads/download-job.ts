@@ -53,9 +53,19 @@ export interface DownloadJobDeps {
   clock?: () => number;
 }
 
+/** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** Share of the bar given to the download itself; merging and storing take the rest. */
 const DOWNLOAD_SHARE = 0.97;
-const PHASE_FLOOR: Partial<Record<Phase, number>> = { merging: 97, uploading: 98 };
+const PHASE_FLOOR: Partial<Record<Phase, number>> = { merging: 97 };
 
 export function createDownloadJobHandler(deps: DownloadJobDeps) {
   const now = deps.clock ?? Date.now;
@@ -78,8 +88,10 @@ export function createDownloadJobHandler(deps: DownloadJobDeps) {
     }
   }
 
-  async function run(payload: JobPayload, ctx: JobContext, log: Logger): Promise<void> {
+  async function run(payload: JobPayload, ctx: JobContext, start: Progress, log: Logger): Promise<void> {
     const reporter = createProgressReporter({
+      // A retry goes on from what clients were shown, so their bar never steps back.
+      initial: start,
       save: (progress: Partial<Progress>) => deps.jobs.update(payload.jobId, { progress }, { ifStatus: ['processing'] }),
       publish: (progress: Progress) => deps.events.publish(progressEvent(payload.jobId, progress)),
       log,
@@ -89,7 +101,8 @@ export function createDownloadJobHandler(deps: DownloadJobDeps) {
       await mkdir(workDir, { recursive: true });
       await assertDiskSpace(workDir);
       await reporter.phase('extracting metadata');
-      const { info, formats } = await deps.metadata.resolve(payload.url as MediaUrl);
+      // The extraction may be shared with other requests, so it runs on; this job stops waiting.
+      const { info, formats } = await untilAborted(deps.metadata.resolve(payload.url as MediaUrl), ctx.signal);
       deps.metadata.assertDownloadable(info);
       if (findFormat(formats, payload.formatId) === null) throw new AppError('format_not_supported');
       const infoJsonPath = path.join(workDir, 'info.json');
@@ -167,13 +180,13 @@ export function createDownloadJobHandler(deps: DownloadJobDeps) {
       if (!started) return;
       log.info({ url: payload.url, formatId: payload.formatId }, 'job started');
       try {
-        await run(payload, ctx, log);
+        await run(payload, ctx, started.progress, log);
         log.info('job completed');
       } catch (err) {
         if (ctx.signal.aborted) {
+          // Shutdown hands the job back to the queue; a cancel has deleted it already.
           if (ctx.signal.reason === 'shutdown') throw err;
-          log.info({ reason: String(ctx.signal.reason) }, 'job aborted');
-          if (ctx.signal.reason !== 'cancelled') await fail(payload.jobId, 'download_timeout');
+          log.info('job cancelled');
           return;
         }
         const category = err instanceof AppError ? err.category : 'system_error';

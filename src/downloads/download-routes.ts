@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
 import { errorResponses, FormatIdField, UrlField } from '../http/schemas.js';
+import { clientIp } from '../ratelimit/client-ip.js';
 import type { DownloadService } from './download-service.js';
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
@@ -25,8 +26,7 @@ const JobStatusSchema = Type.Object({
   error_category: NullableString,
 });
 
-/** Job ids are UUIDs; anything longer is refused before it reaches a store. */
-const JobIdParams = Type.Object({ job_id: Type.String({ minLength: 1, maxLength: 100 }) });
+const JobIdParams = Type.Object({ job_id: Type.String({ minLength: 1 }) });
 
 export function registerDownloadRoutes(app: FastifyInstance, deps: { downloads: DownloadService }): void {
   const { downloads } = deps;
@@ -46,7 +46,7 @@ export function registerDownloadRoutes(app: FastifyInstance, deps: { downloads: 
     },
     async (request, reply) => {
       const body = request.body as { url: unknown; format_id: unknown };
-      const created = await downloads.create({ url: body.url, formatId: body.format_id, ip: request.ip });
+      const created = await downloads.create({ url: body.url, formatId: body.format_id, ip: clientIp(request) });
       return reply.code(202).headers(created.headers).send(created.body);
     },
   );

@@ -18,7 +18,8 @@ import { cancelledEvent, stateEvent, toJobStatus, type LinkOptions } from './job
 
 /** What the service needs of the rate limiter (SPEC §7); a no-op when limiting is off. */
 export interface DownloadLimits {
-  active: boolean;
+  /** True when no limit applies to this client (limiting off, or whitelisted). */
+  isExempt(ip: string): boolean;
   /** Spends the download quotas; resolves the X-RateLimit-* headers or throws the 429. */
   consumeDownload(ip: string, type: DownloadType): Promise<Record<string, string>>;
   refundDownload(ip: string, type: DownloadType): Promise<void>;
@@ -51,8 +52,12 @@ export interface CreateRequest {
   ip: string;
 }
 
+/** Job ids are UUIDs: anything longer cannot exist, and never reaches a store. */
+const MAX_JOB_ID_LENGTH = 100;
+
 export function createDownloadService(deps: DownloadServiceDeps) {
   const now = deps.clock ?? Date.now;
+  const findJob = (jobId: string) => (jobId.length > MAX_JOB_ID_LENGTH ? Promise.resolve(null) : deps.jobs.get(jobId));
 
   async function decideType(url: Parameters<MetadataService['peek']>[0], formatId: string): Promise<DownloadType> {
     const cached = await deps.metadata.peek(url);
@@ -63,7 +68,7 @@ export function createDownloadService(deps: DownloadServiceDeps) {
     return format.type;
   }
 
-  async function assertCapacity(clientKey: string): Promise<void> {
+  async function assertCapacity(ip: string, clientKey: string): Promise<void> {
     const counts = await deps.queue.counts();
     if (counts.waiting >= deps.maxQueuedJobs) {
       throw new AppError('system_error', {
@@ -72,7 +77,7 @@ export function createDownloadService(deps: DownloadServiceDeps) {
         detail: 'queue is full',
       });
     }
-    if (deps.limits.active) {
+    if (!deps.limits.isExempt(ip)) {
       const active = await deps.jobs.countActiveForClient(clientKey);
       if (active >= deps.maxActiveJobsPerClient) throw deps.limits.activeJobsError();
     }
@@ -85,7 +90,7 @@ export function createDownloadService(deps: DownloadServiceDeps) {
       await assertPublicHost(url, deps.policy);
       const type = await decideType(url, formatId);
       const clientKey = hashClientKey(request.ip);
-      await assertCapacity(clientKey);
+      await assertCapacity(request.ip, clientKey);
 
       const headers = await deps.limits.consumeDownload(request.ip, type);
       const job = newJob({ id: randomUUID(), url, formatId, downloadType: type, clientKey, now: now() });
@@ -104,7 +109,7 @@ export function createDownloadService(deps: DownloadServiceDeps) {
     },
 
     async status(jobId: string) {
-      const job = await deps.jobs.get(jobId);
+      const job = await findJob(jobId);
       if (!job) throw new AppError('job_not_found');
       return toJobStatus(job, now(), deps.links);
     },
@@ -114,7 +119,7 @@ export function createDownloadService(deps: DownloadServiceDeps) {
      * when there is no such job.
      */
     async remove(jobId: string): Promise<boolean> {
-      const job = await deps.jobs.get(jobId);
+      const job = await findJob(jobId);
       if (!job) return false;
       if (isActive(job.status)) await deps.queue.cancel(jobId);
       // The record goes first: a worker finishing at this moment then finds no job to complete
@@ -127,7 +132,7 @@ export function createDownloadService(deps: DownloadServiceDeps) {
     },
 
     async replay(jobId: string) {
-      const job = await deps.jobs.get(jobId);
+      const job = await findJob(jobId);
       return job ? stateEvent(job, deps.links) : null;
     },
   };

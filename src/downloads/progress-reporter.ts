@@ -13,6 +13,8 @@ export interface ProgressReporterDeps {
   save(progress: Progress): Promise<unknown>;
   publish(progress: Progress): void;
   log: Logger;
+  /** Where the bar stands already (a retry's stored progress); nothing below it is sent. */
+  initial?: Progress;
   throttleMs?: number;
   clock?: () => number;
 }
@@ -20,7 +22,7 @@ export interface ProgressReporterDeps {
 export function createProgressReporter(deps: ProgressReporterDeps) {
   const throttleMs = deps.throttleMs ?? PROGRESS_THROTTLE_MS;
   const now = deps.clock ?? Date.now;
-  let current: Progress = { ...INITIAL_PROGRESS };
+  let current: Progress = { ...(deps.initial ?? INITIAL_PROGRESS) };
   let lastSent = 0;
   let pending = false;
   let timer: NodeJS.Timeout | null = null;

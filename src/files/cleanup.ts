@@ -123,7 +123,8 @@ export function createCleanup(deps: CleanupDeps) {
   }
 
   async function deleteJob(jobId: string): Promise<void> {
-    await deps.tokens.revokeForJob(jobId);
+    // Its tokens are left to expire on their own: an expired link must keep answering 410 for
+    // TOMBSTONE_MS, which outlasts the job record (SPEC §2).
     // Every configured storage, not only those named by tokens: tombstones may be gone already, and
     // a fallback to local storage may have left a file there.
     for (const kind of STORAGE_KINDS) await deps.storageFor(kind)?.deleteJob(jobId);

@@ -17,6 +17,8 @@ export interface FileRouteDeps {
   /** The storage holding files of that kind here, or null when it is not configured. */
   storageFor(kind: 'local' | 'gcs'): ObjectStorage | null;
   signedUrlTtlSeconds: number;
+  /** FILE_TTL_MINUTES, quoted by the 410 message. */
+  fileTtlMinutes: number;
   clock?: () => number;
 }
 
@@ -40,7 +42,7 @@ function header(request: FastifyRequest, name: string): string | undefined {
 
 async function resolveRecord(deps: FileRouteDeps, token: string, now: number): Promise<TokenRecord> {
   const lookup = await deps.tokens.resolve(token, now);
-  if (lookup.state === 'expired') throw new AppError('file_expired');
+  if (lookup.state === 'expired') throw new AppError('file_expired', { vars: { minutes: deps.fileTtlMinutes } });
   if (lookup.state === 'unknown') throw new AppError('file_not_found');
   return lookup.record;
 }

@@ -7,8 +7,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
 
-/** Paths under /api/v1 that stay open with keys set (health checks, the API docs). */
-const OPEN_PATHS = [/^\/api\/v1\/system\/health\/?$/, /^\/api\/v1\/docs(\/.*)?$/, /^\/api\/v1\/openapi\.json\/?$/];
+/** Routes under /api/v1 that stay open with keys set (health checks, the API docs). */
+function isOpenRoute(route: string): boolean {
+  return route === '/api/v1/system/health' || route === '/api/v1/openapi.json' || route.startsWith('/api/v1/docs');
+}
 
 function digest(value: string): Buffer {
   // Equal-length digests make the comparison constant-time whatever the offered key's length.
@@ -49,12 +51,10 @@ export function registerApiKeyAuth(app: FastifyInstance, apiKeys: readonly strin
   app.addHook('onRequest', async (request) => {
     // A CORS preflight carries no credentials by design; CORS answers it.
     if (request.method === 'OPTIONS') return;
-    const path = request.url.split('?')[0] ?? '';
-    if (!path.startsWith('/api/v1/') && path !== '/api/v1') return;
-    // Dot segments and encoded separators never make a path open: a router or file server
-    // further on might resolve them to a protected route.
-    const plain = !/(^|\/)\.\.?(\/|$)|%2e|%2f|%5c/i.test(path);
-    if (plain && OPEN_PATHS.some((open) => open.test(path))) return;
+    // Decided by the route the router matched, never by the raw URL: `/%61pi/v1/…` routes to
+    // `/api/v1/…` too. An unmatched request is a 404 whatever it offers.
+    const route = request.routeOptions.url;
+    if (route === undefined || !route.startsWith('/api/v1') || isOpenRoute(route)) return;
     if (!matches(offeredApiKeys(request.headers))) {
       throw new AppError('unauthorized', { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } });
     }

@@ -46,7 +46,8 @@ const HEARTBEAT_EVERY_MS = 3_000;
 /** A close step that needs Redis waits at most this long, so shutdown never hangs on an outage. */
 const CLOSE_STEP_MS = 1_000;
 /** After aborting running jobs at the end of the grace period, how long they get to hand back. */
-const ABORT_SETTLE_MS = 5_000;
+/** Within the runtime's 3 s shutdown margin, so the process exits inside SHUTDOWN_GRACE_SECONDS. */
+const ABORT_SETTLE_MS = 2_000;
 
 // KEYS: worker-set. ARGV: heartbeat key prefix. Drops workers whose heartbeat expired.
 const COUNT_LIVE_WORKERS = defineScript(`

@@ -25,7 +25,8 @@ import type {
  * anyway; the handler only has to kill yt-dlp and remove partial files, which takes well under
  * this. Bounded so a stuck handler cannot hang shutdown.
  */
-const SHUTDOWN_SETTLE_MS = 10_000;
+// Within the runtime's 3 s shutdown margin, so the process still exits inside SHUTDOWN_GRACE_SECONDS.
+const SHUTDOWN_SETTLE_MS = 2_000;
 
 interface QueueRow {
   job_id: string;

@@ -1,7 +1,7 @@
 import type { JobPayload } from '../downloads/job.js';
 
 /** Why a running job's signal was aborted. */
-export type AbortReason = 'cancelled' | 'shutdown' | 'timeout';
+export type AbortReason = 'cancelled' | 'shutdown';
 
 export interface JobContext {
   jobId: string;

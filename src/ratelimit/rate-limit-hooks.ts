@@ -15,7 +15,8 @@ export function registerRateLimitHooks(
   app.addHook('preHandler', async (request, reply) => {
     // Unknown routes and wrong methods are answered by the not-found handler; they count nowhere.
     if (request.is404) return;
-    const headers = await service.consumeEndpoint(request.url, clientIp(request));
+    // The matched route, not the raw URL, so `/api/v1/videos/%72esolutions` counts too.
+    const headers = await service.consumeEndpoint(request.routeOptions.url ?? request.url, clientIp(request));
     if (headers) reply.headers(headers);
   });
 }

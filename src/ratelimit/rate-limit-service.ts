@@ -103,7 +103,7 @@ function rateLimitedError(limitType: LimitType, resetAt: number, now: number, he
 
 export function createRateLimitService(deps: RateLimitServiceDeps) {
   const now = deps.clock ?? Date.now;
-  // SPEC §7: limits apply only in production with RATE_LIMIT_ENABLED (config's rateLimitingActive).
+  // SPEC §7: limits apply only in production with RATE_LIMIT_ENABLED.
   const active = deps.config.production && deps.config.rateLimit.enabled;
   const limits = deps.config.rateLimit;
   const storeTimeoutMs = deps.storeTimeoutMs ?? STORE_TIMEOUT_MS;
@@ -226,6 +226,11 @@ export function createRateLimitService(deps: RateLimitServiceDeps) {
      * limit if listed, the type's daily limit, the daily total). Resolves the X-RateLimit-*
      * headers of the most restrictive limit; throws the 429 `rate_limited` AppError otherwise.
      */
+    /** True when no limit applies to this client: limiting is off, or it is whitelisted. */
+    isExempt(ip: string): boolean {
+      return !active || whitelisted(ip);
+    },
+
     async consumeDownload(ip: string, type: DownloadType): Promise<Record<string, string>> {
       if (!active || whitelisted(ip)) return {};
       const { taken, outcomes } = await takeAll(ip, downloadPolicies(type));

@@ -3,9 +3,9 @@
  * headers as the REST API, plus `auth.apiKey` / `auth.token` because browsers cannot set headers
  * on a WebSocket.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AppError, errorBody, type ErrorBody } from '../errors.js';
+import { createApiKeyMatcher, offeredApiKeys } from '../http/api-keys.js';
 
 export interface HandshakeCredentials {
   headers: IncomingHttpHeaders;
@@ -15,40 +15,20 @@ export interface HandshakeCredentials {
 /** What a refused client sees as `connect_error`: `err.message` and `err.data`. */
 export type UnauthorizedError = Error & { data: ErrorBody };
 
-function digest(value: string): Buffer {
-  // Hashing first gives equal-length buffers, so the comparison time says nothing about the key.
-  return createHash('sha256').update(value).digest();
-}
-
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Every key a handshake offers; a client may send one in several places. */
+/** Every key a handshake offers: the REST API's headers, or `auth.apiKey` / `auth.token`. */
 export function offeredKeys({ headers, auth }: HandshakeCredentials): string[] {
-  const keys: string[] = [];
-  const header = firstHeader(headers['x-api-key']);
-  if (header) keys.push(header.trim());
-  const authorization = firstHeader(headers.authorization);
-  const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i);
-  if (bearer?.[1]) keys.push(bearer[1]);
+  const keys = offeredApiKeys(headers);
   for (const field of ['apiKey', 'token']) {
     const value = auth[field];
-    if (typeof value === 'string' && value !== '') keys.push(value.trim());
+    if (typeof value === 'string' && value.trim() !== '') keys.push(value.trim());
   }
-  return keys.filter((key) => key !== '');
+  return keys;
 }
 
-/** A checker over the configured keys; with no keys configured every handshake passes. */
+/** A checker over the configured keys (the REST API's matcher); with no keys every handshake passes. */
 export function createApiKeyCheck(apiKeys: readonly string[]) {
-  const digests = apiKeys.map(digest);
-  return (credentials: HandshakeCredentials): boolean => {
-    if (digests.length === 0) return true;
-    return offeredKeys(credentials).some((key) => {
-      const offered = digest(key);
-      return digests.some((known) => timingSafeEqual(known, offered));
-    });
-  };
+  const matches = createApiKeyMatcher(apiKeys);
+  return (credentials: HandshakeCredentials): boolean => apiKeys.length === 0 || matches(offeredKeys(credentials));
 }
 
 export function unauthorizedError(): UnauthorizedError {

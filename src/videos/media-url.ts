@@ -202,7 +202,16 @@ export function parseMediaUrl(input: unknown, policy: UrlPolicy): MediaUrl {
 
 export type LookupFn = (hostname: string, options: { all: true }) => Promise<{ address: string; family: number }[]>;
 
-const defaultLookup: LookupFn = (hostname, options) => dnsPromises.lookup(hostname, options);
+/** A request waits on this look-up; a resolver that hangs must not hang the request with it. */
+const LOOKUP_TIMEOUT_MS = 5_000;
+
+const defaultLookup: LookupFn = (hostname, options) => {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`DNS look-up of ${hostname} timed out`)), LOOKUP_TIMEOUT_MS);
+  });
+  return Promise.race([dnsPromises.lookup(hostname, options), timeout]).finally(() => clearTimeout(timer));
+};
 
 /**
  * Resolves the URL's host and refuses it when any address is loopback, private, link-local or

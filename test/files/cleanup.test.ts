@@ -184,7 +184,7 @@ describe('cleanup run: expired tokens', () => {
 });
 
 describe('cleanup run: expired jobs', () => {
-  it('deletes old job records with their tokens and files, and leaves recent ones', async () => {
+  it('deletes old job records with their files, and leaves recent ones', async () => {
     const old = await addJob('completed');
     const oldRemote = await addJob('completed', { storage: 'gcs' });
     const oldFailed = await addJob('failed');
@@ -197,9 +197,10 @@ describe('cleanup run: expired jobs', () => {
     for (const id of [old.jobId, oldRemote.jobId, oldFailed.jobId]) {
       expect(await jobs.expired(now, 100)).not.toContain(id);
     }
-    // Revoked, not tombstoned: a deleted job's link answers 404.
-    expect(await tokens.resolve(old.record!.token, now)).toEqual({ state: 'unknown' });
-    expect(await tokens.resolve(oldRemote.record!.token, now)).toEqual({ state: 'unknown' });
+    // An expired job's link keeps its tombstone: it answers 410 for TOMBSTONE_MS, longer than the
+    // job record lives (SPEC §2). Only a DELETE revokes it to 404.
+    expect(await tokens.resolve(old.record!.token, now)).toEqual({ state: 'expired' });
+    expect(await tokens.resolve(oldRemote.record!.token, now)).toEqual({ state: 'expired' });
     expect(existsSync(path.join(downloadDir, old.jobId))).toBe(false);
     expect(await remote.stat(oldRemote.record!.file.key)).toBeNull();
     expect(await jobs.get(recent.jobId)).not.toBeNull();

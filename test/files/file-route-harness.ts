@@ -96,6 +96,8 @@ export function useFileRouteHarness(): FileRouteHarness {
       tokens,
       storageFor: (kind) => (kind === 'local' ? local : h.gcsConfigured ? h.remote : null),
       signedUrlTtlSeconds: SIGNED_URL_TTL_SECONDS,
+      // Not the default 10, so the 410 message is seen to quote the configured lifetime.
+      fileTtlMinutes: 15,
       clock: () => h.now,
     });
     await app.ready();

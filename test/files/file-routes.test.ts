@@ -85,6 +85,9 @@ describe('GET /api/v1/downloads/file/:token (local storage)', () => {
 
     expect(res.statusCode).toBe(410);
     expectErrorBody(res.payload, 'file_expired');
+    expect(JSON.parse(res.payload).message).toBe(
+      'The download link has expired. Files are available for 15 minutes after download.',
+    );
   });
 
   it('answers 404 after the job was deleted, not 410', async () => {

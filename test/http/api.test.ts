@@ -136,6 +136,9 @@ describe('routing and body errors', () => {
     const del = await inject({ method: 'DELETE', url: '/api/v1/jobs/00000000-0000-4000-8000-000000000000' });
     expect(del.statusCode).toBe(404);
     expectErrorBody(del.json(), 'job_not_found');
+    const long = await inject({ method: 'GET', url: `/api/v1/jobs/${'x'.repeat(150)}` });
+    expect(long.statusCode).toBe(404);
+    expectErrorBody(long.json(), 'job_not_found');
   });
 });
 

@@ -67,10 +67,23 @@ describe('API keys', () => {
       '/api/v1/docs/../jobs/abc',
       '/api/v1/docs/%2e%2e/jobs/abc',
       '/api/v1/jobs/abc?/api/v1/docs',
-      '/api/v1/docsx',
     ]) {
       const res = await app.inject({ url });
       expect(res.statusCode, url).toBe(401);
+    }
+    // No such route: a 404 whatever the key, never the docs' openness.
+    expect((await app.inject({ url: '/api/v1/docsx' })).statusCode).toBe(404);
+  });
+
+  it('decides by the matched route, so a percent-encoded path cannot skip the key', async () => {
+    app = await buildHttpTestApp({ apiKeys: KEYS });
+    for (const [method, url] of [
+      ['GET', '/%61pi/v1/jobs/abc'],
+      ['POST', '/%61pi/v1/videos/resolutions'],
+      ['GET', '/api/%761/jobs/abc'],
+    ] as const) {
+      const res = await app.inject({ method, url, payload: method === 'POST' ? {} : undefined });
+      expect(res.statusCode, `${method} ${url}`).toBe(401);
     }
   });
 

@@ -69,3 +69,22 @@ describe('progress reporter', () => {
     reporter.stop();
   });
 });
+
+describe('progress reporter on a retry', () => {
+  it('goes on from the stored progress, never below it', async () => {
+    const published: Progress[] = [];
+    const reporter = createProgressReporter({
+      save: async () => undefined,
+      publish: (p) => void published.push(p),
+      log: pino({ level: 'silent' }),
+      initial: { percentage: 60, phase: 'downloading', speed: null, eta: null },
+      throttleMs: 0,
+    });
+    await reporter.phase('extracting metadata');
+    reporter.report({ percentage: 5, phase: 'downloading' });
+    reporter.report({ percentage: 70, phase: 'downloading' });
+    await reporter.flush();
+    expect(published.map((p) => p.percentage)).toEqual([60, 60, 70]);
+    reporter.stop();
+  });
+});
