@@ -3,6 +3,8 @@
  *
  * - `fastify <status.json> <resolutions.json>`: Fastify answering `GET /api/v1/jobs/:id` and
  *   `POST /api/v1/videos/resolutions` with those documents from memory.
+ * - `fastify-stack <status.json> <resolutions.json>`: the same behind ultra-dl's HTTP stack (its
+ *   pino logger, CORS, security headers and server limits), to tell that stack's cost from ours.
  * - `file <path>`: `node:http` + `fs.createReadStream` of one file on every path.
  * - `socketio`: Socket.IO whose `subscribe_job` joins the room, and whose `POST /emit?count&interval`
  *   sends `count` `job_progress` events to that room, `interval` ms apart.
@@ -12,18 +14,31 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Fastify from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
+import { HTTP_SERVER_LIMITS, registerSecurity } from '../src/http/security.js';
+import { createLogger } from '../src/logger.js';
 
 function announce(server: http.Server): void {
   const { port } = server.address() as AddressInfo;
   console.log(`listening http://127.0.0.1:${port}`);
 }
 
-async function fastifyServer(statusFile: string, resolutionsFile: string): Promise<void> {
+async function fastifyServer(statusFile: string, resolutionsFile: string, stack: boolean): Promise<void> {
   const status = JSON.parse(await fs.readFile(statusFile, 'utf8')) as object;
   const resolutions = JSON.parse(await fs.readFile(resolutionsFile, 'utf8')) as object;
-  const app = Fastify({ logger: false });
+  let app: FastifyInstance;
+  if (stack) {
+    // The HTTP stack every ultra-dl route has (request loggers, CORS, security headers, limits).
+    app = Fastify({
+      loggerInstance: createLogger('warn') as FastifyBaseLogger,
+      logController: new LogController({ disableRequestLogging: true }),
+      ...HTTP_SERVER_LIMITS,
+    });
+    await registerSecurity(app, { corsOrigins: '*' });
+  } else {
+    app = Fastify({ logger: false });
+  }
   app.get('/api/v1/jobs/:id', async () => status);
   app.post('/api/v1/videos/resolutions', async () => resolutions);
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -76,8 +91,8 @@ async function socketServer(): Promise<void> {
 
 const [kind, ...args] = process.argv.slice(2);
 const started =
-  kind === 'fastify'
-    ? fastifyServer(args[0]!, args[1]!)
+  kind === 'fastify' || kind === 'fastify-stack'
+    ? fastifyServer(args[0]!, args[1]!, kind === 'fastify-stack')
     : kind === 'file'
       ? fileServer(args[0]!)
       : kind === 'socketio'

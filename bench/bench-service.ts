@@ -22,10 +22,25 @@ export type Mode = 'embedded' | 'distributed';
 
 const live = new Set<ChildProcess>();
 
-/** Kills every child still running (SIGKILL): the runner's last resort on error and exit. */
-export function killAllChildren(): void {
-  for (const proc of live) proc.kill('SIGKILL');
+/** Temp dirs and Redis prefixes of services not stopped yet. */
+const pendingCleanups = new Set<() => Promise<void>>();
+
+/**
+ * Kills every child still running (SIGKILL) and removes what their services left (temp dirs,
+ * Redis keys): the runner's last resort when a benchmark throws or runs over its budget.
+ */
+export async function killAllChildren(): Promise<void> {
+  const procs = [...live];
   live.clear();
+  // Gone before their keys are deleted, so no late write of theirs outlives the cleanup.
+  const exits = procs
+    .filter((proc) => proc.exitCode === null && proc.signalCode === null)
+    .map((proc) => new Promise<void>((resolve) => proc.once('exit', () => resolve())));
+  for (const proc of procs) proc.kill('SIGKILL');
+  await Promise.all(exits);
+  const cleanups = [...pendingCleanups];
+  pendingCleanups.clear();
+  await Promise.allSettled(cleanups.map((cleanup) => cleanup()));
 }
 
 export interface Child {
@@ -176,6 +191,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     ...(opts.mode === 'distributed' ? { REDIS_URL: opts.redisUrl, REDIS_PREFIX: prefix } : {}),
     ...opts.env,
   };
+  pendingCleanups.add(cleanup);
   let child: Child;
   try {
     child = await spawnChild(MAIN_JS, ['serve'], env, { url: `http://127.0.0.1:${port}` });
@@ -184,6 +200,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     throw err;
   }
   async function cleanup() {
+    pendingCleanups.delete(cleanup);
     await rm(root, { recursive: true, force: true });
     if (opts.mode === 'distributed') await deleteRedisPrefix(opts.redisUrl, prefix);
   }

@@ -99,7 +99,7 @@ export async function benchDownload(ctx: BenchContext): Promise<Metrics> {
   try {
     await expectStatus(await requestJson('POST', `${svc.url}/api/v1/videos/resolutions`, { url }), 200, 'resolutions');
     const watcher = await createJobWatcher(svc.url);
-    const rounds = ctx.quick ? 1 : 3;
+    const rounds = ctx.quick ? 1 : 5;
     ctx.log(`download throughput: ${rounds} rounds of ${toMB(size)} MB (job, yt-dlp, curl)`);
     const ours: number[] = [];
     const bare: number[] = [];

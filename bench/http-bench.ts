@@ -10,7 +10,7 @@ import autocannon from 'autocannon';
 import { createJobWatcher, expectStatus, requestJson } from './bench-client.js';
 import { bareInfo, type BenchContext } from './bench-context.js';
 import { cpuSecondsOf, startBareServer, startService, type Child, type Mode } from './bench-service.js';
-import { median, metric, paired, quantile, spreadOf, timeMs, type Metrics } from './bench-stats.js';
+import { median, metric, paired, quantile, round, spreadOf, timeMs, type Metrics } from './bench-stats.js';
 
 const LOAD_CONNECTIONS = 10;
 const JOB_STATUS_TARGET_RATIO = 0.7;
@@ -46,6 +46,7 @@ async function benchMode(ctx: BenchContext, mode: Mode): Promise<Metrics> {
   const metrics: Metrics = {};
   const svc = await startService({ mode, redisUrl: ctx.redisUrl });
   let bare: Child | null = null;
+  let stack: Child | null = null;
   try {
     const videoUrl = `${ctx.media.baseUrl}/video.mp4`;
     const resolutions = await expectStatus(
@@ -66,11 +67,15 @@ async function benchMode(ctx: BenchContext, mode: Mode): Promise<Metrics> {
     const rounds = ctx.quick ? 1 : 3;
     const seconds = ctx.quick ? 2 : 10;
     ctx.log(`job status (${mode}): ${rounds} × ${seconds} s per side`);
+    // Once, in embedded mode: the same JSON from memory behind our HTTP stack only.
+    if (mode === 'embedded') stack = await startBareServer('fastify-stack', [statusFile, resolutionsFile]);
     const ours: LoadResult[] = [];
     const base: LoadResult[] = [];
+    const stacked: LoadResult[] = [];
     for (let r = 0; r < rounds; r++) {
       ours.push(await load(svc, `${svc.url}/api/v1/jobs/${jobId}`, seconds));
       base.push(await load(bare, `${bare.url}/api/v1/jobs/${jobId}`, seconds));
+      if (stack) stacked.push(await load(stack, `${stack.url}/api/v1/jobs/${jobId}`, seconds));
     }
     const rps = (rs: LoadResult[]) => rs.map((r) => r.rps);
     const p99 = (rs: LoadResult[]) => rs.map((r) => r.p99);
@@ -93,6 +98,16 @@ async function benchMode(ctx: BenchContext, mode: Mode): Promise<Metrics> {
       pass: null,
       spread: `ours ${spreadOf(cpu(ours))}; bare ${spreadOf(cpu(base))}`,
     });
+    if (stacked.length > 0) {
+      metrics[`job_status.${mode}.http_stack_only`] = metric({
+        value: median(rps(stacked)),
+        baseline: baseRps,
+        unit: 'req/s, same JSON from memory behind our logger + CORS + headers',
+        target: 'reference: the share of the gap that is the HTTP stack',
+        pass: null,
+        spread: `${spreadOf(rps(stacked), 0)}; CPU ${round(median(cpu(stacked)), 1)} µs/request`,
+      });
+    }
     metrics[`job_status.${mode}.p99`] = metric({
       value: median(p99(ours)),
       baseline: median(p99(base)),
@@ -149,6 +164,7 @@ async function benchMode(ctx: BenchContext, mode: Mode): Promise<Metrics> {
     });
   } finally {
     await bare?.stop();
+    await stack?.stop();
     await svc.stop();
   }
   return metrics;

@@ -121,11 +121,11 @@ async function main(): Promise<number> {
       } catch (err) {
         failures.push(bench.name);
         log(`${bench.name} FAILED: ${(err as Error).stack ?? String(err)}`);
-        killAllChildren();
+        await killAllChildren();
       }
     }
   } finally {
-    killAllChildren();
+    await killAllChildren();
     await media.close();
     await rm(scratchDir, { recursive: true, force: true });
   }
@@ -142,8 +142,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    killAllChildren();
     console.error(err);
-    process.exit(1);
+    void killAllChildren().finally(() => process.exit(1));
   },
 );
