@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
-import { errorResponses, FormatIdField, UrlField } from '../http/schemas.js';
+import { errorResponses, FormatIdField, Nullable, UrlField } from '../http/schemas.js';
 import { clientIp } from '../ratelimit/client-ip.js';
 import type { DownloadService } from './download-service.js';
 
-const NullableString = Type.Union([Type.String(), Type.Null()]);
-const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);
+const NullableString = Nullable('string');
+const NullableInteger = Nullable('integer');
 
 const ProgressSchema = Type.Object({
   percentage: Type.Integer({ minimum: 0, maximum: 100 }),
@@ -17,7 +17,7 @@ const ProgressSchema = Type.Object({
 
 const JobStatusSchema = Type.Object({
   job_id: Type.String(),
-  status: Type.Union(['pending', 'processing', 'completed', 'failed'].map((s) => Type.Literal(s))),
+  status: Type.Unsafe<string>({ type: 'string', enum: ['pending', 'processing', 'completed', 'failed'] }),
   progress: ProgressSchema,
   download_url: NullableString,
   expire_at: NullableString,

@@ -21,6 +21,14 @@ export function errorResponses(...statuses: number[]): Record<number, typeof err
   return Object.fromEntries(statuses.map((s) => [s, errorRef]));
 }
 
+/**
+ * A nullable scalar as `type: [t, 'null']` rather than TypeBox's `anyOf`: the response serializer
+ * compiles `anyOf` into a runtime check per value, which the job status pays on every poll.
+ */
+export function Nullable<T extends 'string' | 'integer' | 'number'>(type: T, description?: string) {
+  return Type.Unsafe<(T extends 'string' ? string : number) | null>({ type: [type, 'null'], description });
+}
+
 /** Generous bounds: the parsers give the precise reasons; these only stop absurd input early. */
 export const UrlField = Type.String({ maxLength: 4096, description: 'The video page URL' });
 export const FormatIdField = Type.String({ maxLength: 200, description: 'A format id, `A+B`, or a selector' });

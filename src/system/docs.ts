@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 export async function registerDocs(app: FastifyInstance, version: string): Promise<void> {
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: nullable fields are written as `type: [t, 'null']` (JSON Schema), which 3.0 lacks.
+      openapi: '3.1.0',
       info: {
         title: 'ultra-dl API',
         version,

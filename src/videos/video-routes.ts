@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { errorResponses, UrlField } from '../http/schemas.js';
+import { errorResponses, Nullable, UrlField } from '../http/schemas.js';
 import { assertPublicHost, parseMediaUrl, type MediaUrl, type UrlPolicy } from './media-url.js';
 import type { MetadataService } from './metadata-service.js';
 
@@ -9,21 +9,21 @@ const FormatSchema = Type.Object({
   ext: Type.String(),
   resolution: Type.String(),
   height: Type.Integer(),
-  note: Type.Union([Type.String(), Type.Null()]),
-  filesize: Type.Union([Type.Number(), Type.Null()]),
+  note: Nullable('string'),
+  filesize: Nullable('number'),
   vcodec: Type.String(),
   acodec: Type.String(),
   quality_label: Type.String(),
-  type: Type.Union([Type.Literal('video+audio'), Type.Literal('video_only'), Type.Literal('audio_only')]),
+  type: Type.Unsafe<string>({ type: 'string', enum: ['video+audio', 'video_only', 'audio_only'] }),
 });
 
 const MetaSchema = Type.Object(
   {
-    id: Type.Union([Type.String(), Type.Null()]),
-    title: Type.Union([Type.String(), Type.Null()]),
-    uploader: Type.Union([Type.String(), Type.Null()]),
-    duration: Type.Union([Type.Number(), Type.Null()]),
-    thumbnail: Type.Union([Type.String(), Type.Null()]),
+    id: Nullable('string'),
+    title: Nullable('string'),
+    uploader: Nullable('string'),
+    duration: Nullable('number'),
+    thumbnail: Nullable('string'),
   },
   { additionalProperties: true },
 );
