@@ -87,8 +87,9 @@ export async function startRuntime(options: { config: Config; roles: Role[]; log
   const { config, roles, logger } = options;
   const services = await createServices(config, logger, roles);
   const handles: RoleHandle[] = [];
-  if (roles.includes('api')) handles.push(await startApiRole(services));
+  // The worker first: once `serve` listens, its health already counts a live worker.
   if (roles.includes('worker')) handles.push(await startWorkerRole(services, { healthServer: !roles.includes('api') }));
+  if (roles.includes('api')) handles.push(await startApiRole(services));
   const scheduled = await services.adapters.scheduleCleanup(() => services.cleanup.run());
   const api = handles.find((h) => h.app);
 

@@ -45,6 +45,8 @@ const HEARTBEAT_TTL_MS = 10_000;
 const HEARTBEAT_EVERY_MS = 3_000;
 /** A close step that needs Redis waits at most this long, so shutdown never hangs on an outage. */
 const CLOSE_STEP_MS = 1_000;
+/** The same for a close while Redis answers: long enough for a loaded machine. */
+const LIVE_CLOSE_MS = 5_000;
 /** After aborting running jobs at the end of the grace period, how long they get to hand back. */
 /** Within the runtime's 3 s shutdown margin, so the process exits inside SHUTDOWN_GRACE_SECONDS. */
 const ABORT_SETTLE_MS = 2_000;
@@ -257,7 +259,9 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
       closed = true;
       // Consumers still open hand their jobs back now rather than leak connections.
       await Promise.all([...consumers].map((c) => c.close(0)));
-      await settlesWithin(queue.close(), CLOSE_STEP_MS);
+      // Cut short only when Redis is away: cutting a live close short leaves BullMQ's own pending
+      // commands to fail, unhandled, on the closed connection.
+      await settlesWithin(queue.close(), client.status === 'ready' ? LIVE_CLOSE_MS : CLOSE_STEP_MS);
       await closeRedis(client);
     },
   };

@@ -74,7 +74,10 @@ export function createRedis(url: string, options: CreateRedisOptions): Redis {
 export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status === 'end') return;
   try {
-    await Promise.race([redis.quit(), new Promise((resolve) => setTimeout(resolve, 500).unref())]);
+    // QUIT lets pending replies arrive first; wait for it longer while Redis answers, so a loaded
+    // machine does not cut it short and fail those commands.
+    const boundMs = redis.status === 'ready' ? 3_000 : 500;
+    await Promise.race([redis.quit(), new Promise((resolve) => setTimeout(resolve, boundMs).unref())]);
   } catch {
     // Already closed or Redis unreachable: disconnect below either way.
   }
