@@ -26,8 +26,6 @@ export interface Runtime {
   shutdown(): Promise<void>;
 }
 
-/** Metadata extraction is interactive (a user waits on it): bound it well below the job timeout. */
-const EXTRACT_TIMEOUT_MS = 60_000;
 /** Leaves time within SHUTDOWN_GRACE_SECONDS for closing sockets and stores after the jobs. */
 const SHUTDOWN_MARGIN_MS = 3_000;
 
@@ -51,7 +49,7 @@ async function createServices(config: Config, logger: Logger, roles: Role[]): Pr
     logger: logger.child({ component: 'yt-dlp' }),
   });
   const metadata = createMetadataService({
-    extractInfo: (url) => engine.extractInfo(url, { timeoutMs: EXTRACT_TIMEOUT_MS }),
+    extractInfo: (url) => engine.extractInfo(url),
     cache: adapters.cache,
     ttlSeconds: config.metadataCacheTtlSeconds,
     maxDurationSeconds: config.maxDurationSeconds,

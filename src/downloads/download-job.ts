@@ -13,6 +13,7 @@ import type { JobContext } from '../queue/job-queue.js';
 import type { ObjectMeta, PutResult } from '../storage/object-storage.js';
 import type { JobStore } from '../store/job-store.js';
 import type { TokenStore } from '../store/token-store.js';
+import type { DownloadRequest } from '../engine/ytdlp-engine.js';
 import { findFormat } from '../videos/format-mapping.js';
 import type { MediaUrl } from '../videos/media-url.js';
 import type { MetadataService } from '../videos/metadata-service.js';
@@ -20,17 +21,6 @@ import type { JobPayload, Phase, Progress } from './job.js';
 import { completedEvent, failedEvent, progressEvent, type LinkOptions } from './job-view.js';
 import { contentTypeFor } from './content-type.js';
 import { createProgressReporter } from './progress-reporter.js';
-
-export interface DownloadRequest {
-  url: string;
-  formatId: string;
-  workDir: string;
-  infoJsonPath: string | null;
-  maxFilesize: number | null;
-  timeoutMs: number;
-  signal: AbortSignal;
-  onProgress(p: { percentage: number; phase: 'downloading' | 'merging'; speed: string | null; eta: number | null }): void;
-}
 
 export interface DownloadJobDeps {
   jobs: Pick<JobStore, 'get' | 'update'>;

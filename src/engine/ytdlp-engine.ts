@@ -54,8 +54,11 @@ export interface YtdlpEngineDeps {
   concurrentFragments?: number | null;
 }
 
-/** A `-J` that takes longer is stuck: YouTube answers in seconds. */
-export const EXTRACT_TIMEOUT_MS = 120_000;
+/**
+ * A `-J` that takes longer is stuck: YouTube answers in seconds, and a user waits on it (the
+ * resolutions endpoint), so it is bounded well below the job timeout.
+ */
+export const EXTRACT_TIMEOUT_MS = 60_000;
 /** `-J` of a long YouTube video is a few MB; far more means something is wrong. */
 const MAX_INFO_JSON_BYTES = 64 * 1024 * 1024;
 const INFO_FILE = '.ultradl-info.json';

@@ -102,18 +102,8 @@ export function createStorageSelector(deps: StorageSelectorDeps) {
       }
     },
 
-    /** The storage holding a file, by the kind its token record names. */
     /** The storage holding files of that kind, or null when it is not configured here. */
     storageFor,
-
-    /** Deletes one stored file, found through its token record (cleanup of an expired token). */
-    async deleteFile(file: Pick<StoredFile, 'key' | 'storage'>): Promise<void> {
-      const storage = storageFor(file.storage);
-      if (!storage) {
-        throw new AppError('system_error', { detail: `${file.key} is in ${file.storage}, which is not configured here` });
-      }
-      await storage.delete(file.key);
-    },
 
     /** Deletes a job's files wherever they are; a job may have fallen back to local storage. */
     async deleteJob(jobId: string): Promise<void> {

@@ -175,10 +175,9 @@ describe('storage selector', () => {
     expect(s.uploads).toBe(false);
     expect(s.storageFor('gcs')).toBeNull();
     expect(await s.gcsHealth()).toBe('not_configured');
-    await expect(s.deleteFile({ key: result.key, storage: 'gcs' })).rejects.toThrow(AppError);
   });
 
-  it('deletes a job wherever its files are, and a file through its token record', async () => {
+  it('deletes a job wherever its files are, and nothing of other jobs', async () => {
     const s = selector();
     const job = randomUUID();
     await s.put(`${job}/in-gcs.mp4`, await source(), META);
@@ -193,7 +192,5 @@ describe('storage selector', () => {
 
     expect(await emulator.objectNames(BUCKET)).toEqual([other.key]);
     expect(await s.storageFor('local')!.stat(`${job}/local.mp4`)).toBeNull();
-    await s.deleteFile({ key: other.key, storage: 'gcs' });
-    expect(await emulator.objectNames(BUCKET)).toEqual([]);
   });
 });
