@@ -20,6 +20,7 @@ import { registerHealthRoutes } from './system/health-routes.js';
 import type { HealthService } from './system/health-service.js';
 import { registerMetricsRoute, type Metrics } from './system/metrics.js';
 import type { MetadataService } from './videos/metadata-service.js';
+import { settlesWithin } from './time-limits.js';
 
 /** Everything a role is built from; made once per process by the runtime. */
 export interface Services {
@@ -48,9 +49,7 @@ export interface RoleHandle {
  */
 async function closeApp(app: FastifyInstance, graceMs: number): Promise<void> {
   const closing = app.close();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([closing, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-  clearTimeout(timer);
+  await settlesWithin(closing, graceMs);
   app.server.closeAllConnections();
   await closing;
 }

@@ -6,6 +6,7 @@
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { closeRedis, createRedis } from '../redis/redis-connection.js';
+import { settlesWithin } from '../time-limits.js';
 
 export interface ClusterCleanupOptions {
   /** `redis://[:password@]host[:port][/db]` */
@@ -26,10 +27,6 @@ export interface ClusterCleanup {
 const QUEUE_NAME = 'cleanup';
 const SCHEDULER_ID = 'cleanup';
 const CLOSE_STEP_MS = 2_000;
-
-function within(promise: Promise<unknown>, ms: number): Promise<unknown> {
-  return Promise.race([promise.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
-}
 
 export async function startClusterCleanup(options: ClusterCleanupOptions): Promise<ClusterCleanup> {
   const { url, intervalMs, run, logger } = options;
@@ -68,9 +65,9 @@ export async function startClusterCleanup(options: ClusterCleanupOptions): Promi
         // Each step is bounded so a shutdown during a Redis outage still ends; a pass that is
         // running gets CLOSE_STEP_MS to finish; if cut off, its lock expires and another process
         // may run that pass again (cleanup is idempotent).
-        await within(scheduled, CLOSE_STEP_MS);
-        await within(worker.close(), CLOSE_STEP_MS);
-        await within(queue.close(), CLOSE_STEP_MS);
+        await settlesWithin(scheduled, CLOSE_STEP_MS);
+        await settlesWithin(worker.close(), CLOSE_STEP_MS);
+        await settlesWithin(queue.close(), CLOSE_STEP_MS);
         await closeRedis(connection);
       })();
       return closing;

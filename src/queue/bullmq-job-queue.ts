@@ -18,6 +18,7 @@ import { AppError } from '../errors.js';
 import { closeRedis, createRedis, isConnectionError, redisCall } from '../redis/redis-connection.js';
 import { defineScript } from '../redis/redis-script.js';
 import type { ConsumeOptions, Consumer, JobHandler, JobQueue, QueueCounts } from './job-queue.js';
+import { settlesWithin } from '../time-limits.js';
 
 export interface BullmqJobQueueOptions {
   /** `redis://[:password@]host[:port][/db]` */
@@ -270,20 +271,4 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
 /** A request-path Redis failure (see `redisCall`), as opposed to a bug in the handler. */
 function isRedisOutage(err: unknown): boolean {
   return err instanceof AppError && err.status === 503 && isConnectionError(err.cause);
-}
-
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const settled = promise.then(
-    () => true,
-    () => true,
-  );
-  try {
-    return await Promise.race([settled, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

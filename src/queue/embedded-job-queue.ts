@@ -19,6 +19,7 @@ import type {
   JobQueue,
   QueueCounts,
 } from './job-queue.js';
+import { settlesWithin } from '../time-limits.js';
 
 /**
  * How long a handler aborted for shutdown may take to settle before its row is handed back
@@ -60,14 +61,8 @@ export interface EmbeddedJobQueueOptions {
   maxAttempts?: number;
 }
 
-function waitAll(deliveries: Delivery[], timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, timeoutMs);
-  });
-  return Promise.race([Promise.all(deliveries.map((d) => d.settled)).then(() => {}), timeout]).finally(
-    () => clearTimeout(timer),
-  );
+function waitAll(deliveries: Delivery[], timeoutMs: number): Promise<boolean> {
+  return settlesWithin(Promise.all(deliveries.map((d) => d.settled)), timeoutMs);
 }
 
 /**

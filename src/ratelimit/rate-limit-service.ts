@@ -11,6 +11,7 @@ import { AppError } from '../errors.js';
 import { createIpMatcher, hashClientKey } from './client-ip.js';
 import { createRateLimitStore, type RateLimitBackend, type RateLimitStore } from './rate-limit-store.js';
 import { windowAt, type WindowKind } from './rate-limit-windows.js';
+import { rejectAfter } from '../time-limits.js';
 
 /** The `limit_type` values of a 429 body (SPEC §7). */
 export type LimitType =
@@ -134,11 +135,7 @@ export function createRateLimitService(deps: RateLimitServiceDeps) {
   }
 
   function withTimeout<T>(promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreTimeout(`rate-limit store gave no answer in ${storeTimeoutMs} ms`)), storeTimeoutMs);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    return rejectAfter(promise, storeTimeoutMs, () => new StoreTimeout(`rate-limit store gave no answer in ${storeTimeoutMs} ms`));
   }
 
   function recordFailOpen(err: unknown): void {

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import { redactUrl } from '../config.js';
+import { rejectAfter, settlesWithin } from '../time-limits.js';
 
 /** A request must get its answer or an error within 2 s (issue 3); leave room for the reply. */
 export const REQUEST_COMMAND_TIMEOUT_MS = 1_500;
@@ -77,7 +78,7 @@ export async function closeRedis(redis: Redis): Promise<void> {
     // QUIT lets pending replies arrive first; wait for it longer while Redis answers, so a loaded
     // machine does not cut it short and fail those commands.
     const boundMs = redis.status === 'ready' ? 3_000 : 500;
-    await Promise.race([redis.quit(), new Promise((resolve) => setTimeout(resolve, boundMs).unref())]);
+    await settlesWithin(redis.quit(), boundMs);
   } catch {
     // Already closed or Redis unreachable: disconnect below either way.
   }
@@ -130,10 +131,5 @@ export async function redisCall<T>(fn: () => Promise<T>, timeoutMs = REQUEST_COM
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('Redis unavailable: no reply in time')), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return rejectAfter(promise, ms, () => new Error('Redis unavailable: no reply in time'));
 }

@@ -15,6 +15,7 @@ import { AppError } from '../errors.js';
 import { attachmentDisposition } from '../files/content-disposition.js';
 import type { ByteRange, ObjectMeta, ObjectStorage, PutResult } from './object-storage.js';
 import { signedUrlExpiry } from './signed-url.js';
+import { rejectAfter } from '../time-limits.js';
 
 export interface GcsStorageDeps {
   bucketName: string;
@@ -113,11 +114,7 @@ export function gcsHealthFromError(err: unknown): StorageHealth {
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error('health probe timed out'), { code: 'ETIMEDOUT' })), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return rejectAfter(promise, ms, () => Object.assign(new Error('health probe timed out'), { code: 'ETIMEDOUT' }));
 }
 
 export function createGcsStorage(deps: GcsStorageDeps) {

@@ -5,6 +5,7 @@
 import { statfs } from 'node:fs/promises';
 import type { Mode } from '../config.js';
 import type { QueueCounts } from '../queue/job-queue.js';
+import { rejectAfter } from '../time-limits.js';
 
 export type ServiceState = 'connected' | 'disconnected' | 'not_configured' | `error: ${string}`;
 
@@ -45,11 +46,7 @@ export interface HealthReport {
 const CHECK_TIMEOUT_MS = 1500;
 
 function withTimeout<T>(promise: Promise<T>, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), CHECK_TIMEOUT_MS);
-  });
-  return Promise.race([promise.catch(() => fallback), timeout]).finally(() => clearTimeout(timer));
+  return rejectAfter(promise, CHECK_TIMEOUT_MS, () => new Error('health check timed out')).catch(() => fallback);
 }
 
 export function createHealthService(deps: HealthDeps) {

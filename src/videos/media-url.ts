@@ -5,6 +5,7 @@
 import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';
 import { AppError } from '../errors.js';
+import { rejectAfter } from '../time-limits.js';
 
 export type MediaUrl = string & { readonly __brand: 'MediaUrl' };
 
@@ -205,13 +206,8 @@ export type LookupFn = (hostname: string, options: { all: true }) => Promise<{ a
 /** A request waits on this look-up; a resolver that hangs must not hang the request with it. */
 const LOOKUP_TIMEOUT_MS = 5_000;
 
-const defaultLookup: LookupFn = (hostname, options) => {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`DNS look-up of ${hostname} timed out`)), LOOKUP_TIMEOUT_MS);
-  });
-  return Promise.race([dnsPromises.lookup(hostname, options), timeout]).finally(() => clearTimeout(timer));
-};
+const defaultLookup: LookupFn = (hostname, options) =>
+  rejectAfter(dnsPromises.lookup(hostname, options), LOOKUP_TIMEOUT_MS, () => new Error(`DNS look-up of ${hostname} timed out`));
 
 /**
  * Resolves the URL's host and refuses it when any address is loopback, private, link-local or
