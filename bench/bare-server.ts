@@ -4,7 +4,7 @@
  * - `fastify <status.json> <resolutions.json>`: Fastify answering `GET /api/v1/jobs/:id` and
  *   `POST /api/v1/videos/resolutions` with those documents from memory.
  * - `fastify-stack <status.json> <resolutions.json>`: the same behind ultra-dl's HTTP stack (its
- *   pino logger, CORS, security headers and server limits), to tell that stack's cost from ours.
+ *   error handling, CORS, security headers and server limits), to tell that stack's cost from ours.
  * - `file <path>`: `node:http` + `fs.createReadStream` of one file on every path.
  * - `socketio`: Socket.IO whose `subscribe_job` joins the room, and whose `POST /emit?count&interval`
  *   sends `count` `job_progress` events to that room, `interval` ms apart.
@@ -14,9 +14,10 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { HTTP_SERVER_LIMITS, registerSecurity } from '../src/http/security.js';
+import { registerErrorHandling } from '../src/http/error-handler.js';
 import { createLogger } from '../src/logger.js';
 
 function announce(server: http.Server): void {
@@ -30,12 +31,9 @@ async function fastifyServer(statusFile: string, resolutionsFile: string, stack:
   let app: FastifyInstance;
   if (stack) {
     // The HTTP stack every ultra-dl route has (request loggers, CORS, security headers, limits).
-    app = Fastify({
-      loggerInstance: createLogger('warn') as FastifyBaseLogger,
-      logController: new LogController({ disableRequestLogging: true }),
-      ...HTTP_SERVER_LIMITS,
-    });
-    await registerSecurity(app, { corsOrigins: '*' });
+    app = Fastify({ logger: false, ...HTTP_SERVER_LIMITS });
+    registerErrorHandling(app, createLogger('warn'));
+    registerSecurity(app, { corsOrigins: '*' });
   } else {
     app = Fastify({ logger: false });
   }

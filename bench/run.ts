@@ -26,18 +26,21 @@ const RESULTS_FILE = path.resolve(HERE, '../../bench/results.json');
 interface Benchmark {
   name: string;
   run(ctx: BenchContext): Promise<Metrics>;
-  /** Seconds the benchmark may take, full and quick; the full budgets add up to under 15 min. */
+  /** Seconds the benchmark may take, full and quick; never more than what is left of the run's. */
   budget: { full: number; quick: number };
 }
 
 const BENCHMARKS: Benchmark[] = [
-  { name: 'http', run: benchHttp, budget: { full: 240, quick: 60 } },
+  { name: 'http', run: benchHttp, budget: { full: 600, quick: 60 } },
   { name: 'jobs', run: benchJobs, budget: { full: 240, quick: 60 } },
   { name: 'files', run: benchFileServing, budget: { full: 90, quick: 30 } },
   { name: 'download', run: benchDownload, budget: { full: 90, quick: 30 } },
   { name: 'fanout', run: benchFanout, budget: { full: 90, quick: 45 } },
   { name: 'memory', run: benchMemory, budget: { full: 120, quick: 45 } },
 ];
+
+/** The whole run's budget, seconds: the issue's 15 minutes for a full run, with a margin. */
+const RUN_BUDGET_S = { full: 14.5 * 60, quick: 5 * 60 };
 
 interface Args {
   quick: boolean;
@@ -116,7 +119,8 @@ async function main(): Promise<number> {
       if (args.only && !args.only.includes(bench.name)) continue;
       log(`${bench.name}: start`);
       try {
-        const budget = args.quick ? bench.budget.quick : bench.budget.full;
+        const left = (args.quick ? RUN_BUDGET_S.quick : RUN_BUDGET_S.full) - (Date.now() - startedAt) / 1000;
+        const budget = Math.max(0, Math.min(args.quick ? bench.budget.quick : bench.budget.full, left));
         Object.assign(metrics, await withBudget(bench.name, budget, bench.run(ctx)));
       } catch (err) {
         failures.push(bench.name);

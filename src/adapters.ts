@@ -19,6 +19,7 @@ import { createStorageSelector, type StorageSelector } from './storage/storage-s
 import { createGcsStorage } from './storage/gcs-storage.js';
 import type { JobStore } from './store/job-store.js';
 import { openDatabase } from './store/sqlite-database.js';
+import { createCachedJobStore } from './store/cached-job-store.js';
 import { createSqliteJobStore } from './store/sqlite-job-store.js';
 import { createSqliteTokenStore } from './store/sqlite-token-store.js';
 import type { TokenStore } from './store/token-store.js';
@@ -68,7 +69,9 @@ export function createStorage(config: Config, logger: Logger, sharedDisk: boolea
 
 function createEmbeddedAdapters(config: Config, logger: Logger): Adapters {
   const db = openDatabase(config.dataDir);
-  const jobs = createSqliteJobStore(db, { jobTtlMs: config.jobTtlSeconds * 1000 });
+  const jobTtlMs = config.jobTtlSeconds * 1000;
+  // This process is the database's only writer, so the cache hears of every change.
+  const jobs = createCachedJobStore(createSqliteJobStore(db, { jobTtlMs }), { jobTtlMs });
   const tokens = createSqliteTokenStore(db);
   const queue = createEmbeddedJobQueue(db, { logger: logger.child({ component: 'queue' }) });
   const cache = createMemoryCache();

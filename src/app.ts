@@ -2,7 +2,7 @@
  * buildApp(deps): the HTTP API, docs and the Socket.IO gateway on one server. It never listens;
  * `main` does, and tests use `inject()` or listen on port 0 themselves.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { registerDownloadRoutes } from './downloads/download-routes.js';
@@ -53,17 +53,17 @@ export interface BuiltApp {
 
 export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
+    // Errors are logged by the error handler (with the request id); see registerErrorHandling.
+    logger: false,
     trustProxy: trustProxyOption(deps.config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ...HTTP_SERVER_LIMITS,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
 
-  registerErrorHandling(app);
+  registerErrorHandling(app, deps.logger);
   app.addSchema(ErrorBodySchema);
-  await registerSecurity(app, { corsOrigins: deps.config.corsOrigins });
+  registerSecurity(app, { corsOrigins: deps.config.corsOrigins });
   registerApiKeyAuth(app, deps.config.apiKeys);
   registerRateLimitHooks(app, deps.rateLimits);
   await registerDocs(app, deps.version);

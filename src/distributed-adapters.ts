@@ -12,8 +12,13 @@ import { createRedisEventBus, createSocketRedisAdapter } from './events/redis-ev
 import { startClusterCleanup } from './files/cluster-cleanup.js';
 import { createBullmqJobQueue } from './queue/bullmq-job-queue.js';
 import { closeRedis, createRedis, redisHealth } from './redis/redis-connection.js';
+import { createCachedJobStore } from './store/cached-job-store.js';
+import { createRedisJobChangeFeed } from './store/redis-job-change-feed.js';
 import { createRedisJobStore } from './store/redis-job-store.js';
 import { createRedisTokenStore } from './store/redis-token-store.js';
+
+/** A cached job record is read from Redis again after this long, whatever the change reports say. */
+const CACHED_JOB_MAX_AGE_MS = 2_000;
 
 export async function createDistributedAdapters(config: Config, logger: Logger): Promise<Adapters> {
   const url = config.redisUrl!;
@@ -33,7 +38,13 @@ export async function createDistributedAdapters(config: Config, logger: Logger):
     return createSocketRedisAdapter(socketClients.pub, socketClients.sub, prefix)(nsp);
   };
 
-  const jobs = createRedisJobStore(redis, { prefix, jobTtlSeconds: config.jobTtlSeconds });
+  // Status polls answer from memory; Redis reports every change of a job key to the cache.
+  const jobChanges = createRedisJobChangeFeed({ url, prefix, logger: log });
+  const jobs = createCachedJobStore(createRedisJobStore(redis, { prefix, jobTtlSeconds: config.jobTtlSeconds }), {
+    jobTtlMs: config.jobTtlSeconds * 1000,
+    changes: jobChanges,
+    maxAgeMs: CACHED_JOB_MAX_AGE_MS,
+  });
   const tokens = createRedisTokenStore(redis, { prefix });
   const cache = createRedisCache(redis, { prefix, logger: log });
   const queue = createBullmqJobQueue({ url, prefix, logger: logger.child({ component: 'queue' }) });
@@ -68,7 +79,7 @@ export async function createDistributedAdapters(config: Config, logger: Logger):
     },
     async close() {
       await Promise.all([queue.close(), cache.close(), events.close()]);
-      await Promise.all([jobs.close(), tokens.close()]);
+      await Promise.all([jobs.close(), tokens.close(), jobChanges.close()]);
       const clients = socketClients ? [socketClients.pub, socketClients.sub] : [];
       await Promise.all([redis, ...clients].map((client) => closeRedis(client)));
     },

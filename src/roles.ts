@@ -2,7 +2,7 @@
  * The two process roles (STYLE §6): the API (HTTP + Socket.IO) and the worker (consumes the queue).
  * Every role may enqueue; only workers consume.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Adapters } from './adapters.js';
 import { buildApp } from './app.js';
@@ -135,11 +135,8 @@ export async function startWorkerRole(s: Services, options: { healthServer: bool
 
   let healthApp: FastifyInstance | null = null;
   if (options.healthServer) {
-    healthApp = Fastify({
-      loggerInstance: logger as FastifyBaseLogger,
-      logController: new LogController({ disableRequestLogging: true }),
-    });
-    registerErrorHandling(healthApp);
+    healthApp = Fastify({ logger: false });
+    registerErrorHandling(healthApp, logger);
     registerHealthRoutes(healthApp, { health: s.health });
     registerMetricsRoute(healthApp, s.metrics);
     const url = await healthApp.listen({ port: config.workerPort, host: config.host });

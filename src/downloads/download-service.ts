@@ -13,8 +13,8 @@ import { downloadTypeFromId, parseFormatId } from '../videos/format-id.js';
 import { findFormat } from '../videos/format-mapping.js';
 import { assertPublicHost, parseMediaUrl, type UrlPolicy } from '../videos/media-url.js';
 import type { MetadataService } from '../videos/metadata-service.js';
-import { isActive, newJob, type DownloadType } from './job.js';
-import { cancelledEvent, stateEvent, toJobStatus, type LinkOptions } from './job-view.js';
+import { isActive, newJob, type DownloadType, type Job } from './job.js';
+import { cancelledEvent, stateEvent, statusTimeRemaining, toJobStatus, type JobStatusBody, type LinkOptions } from './job-view.js';
 
 /** What the service needs of the rate limiter (SPEC §7); a no-op when limiting is off. */
 export interface DownloadLimits {
@@ -57,6 +57,9 @@ const MAX_JOB_ID_LENGTH = 100;
 
 export function createDownloadService(deps: DownloadServiceDeps) {
   const now = deps.clock ?? Date.now;
+  // A cached job stays one object until it changes (store/cached-job-store.ts), so a poll builds
+  // its status body once per record and second.
+  const statusBodies = new WeakMap<Job, JobStatusBody>();
   const findJob = (jobId: string) => (jobId.length > MAX_JOB_ID_LENGTH ? Promise.resolve(null) : deps.jobs.get(jobId));
 
   async function decideType(url: Parameters<MetadataService['peek']>[0], formatId: string): Promise<DownloadType> {
@@ -108,10 +111,15 @@ export function createDownloadService(deps: DownloadServiceDeps) {
       };
     },
 
-    async status(jobId: string) {
+    async status(jobId: string): Promise<JobStatusBody> {
       const job = await findJob(jobId);
       if (!job) throw new AppError('job_not_found');
-      return toJobStatus(job, now(), deps.links);
+      const at = now();
+      const known = statusBodies.get(job);
+      if (known && known.time_remaining === statusTimeRemaining(job, at)) return known;
+      const body = toJobStatus(job, at, deps.links);
+      statusBodies.set(job, body);
+      return body;
     },
 
     /**

@@ -31,15 +31,24 @@ export function timeRemaining(expireAt: number, now: number): number {
   return expireAt > now ? Math.max(1, Math.ceil((expireAt - now) / 1000)) : 0;
 }
 
+function isDownloadable(job: Job): boolean {
+  return job.status === 'completed' && job.token !== null && job.expireAt !== null;
+}
+
+/** The status body's `time_remaining` at `now`: whole seconds of a completed job's link, else null. */
+export function statusTimeRemaining(job: Job, now: number): number | null {
+  return isDownloadable(job) ? timeRemaining(job.expireAt!, now) : null;
+}
+
 export function toJobStatus(job: Job, now: number, options: LinkOptions): JobStatusBody {
-  const completed = job.status === 'completed' && job.token !== null && job.expireAt !== null;
+  const completed = isDownloadable(job);
   return {
     job_id: job.id,
     status: job.status,
     progress: { ...job.progress },
     download_url: completed ? downloadUrl(job.token!, options) : null,
     expire_at: completed ? new Date(job.expireAt!).toISOString() : null,
-    time_remaining: completed ? timeRemaining(job.expireAt!, now) : null,
+    time_remaining: statusTimeRemaining(job, now),
     error: job.status === 'failed' && job.errorCategory ? jobErrorString(job.errorCategory) : null,
     error_category: job.status === 'failed' ? job.errorCategory : null,
   };

@@ -3,6 +3,7 @@
  * stack trace; anything unknown becomes `system_error` 500 and is logged with its stack.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { AppError, errorBody } from '../errors.js';
 
 /** Fastify's own error codes that are the client's fault, with the category and status we answer. */
@@ -58,9 +59,11 @@ export function sendAppError(reply: FastifyReply, err: AppError): FastifyReply {
 
 /**
  * Installs the error and not-found handlers. Unknown paths are 404 and known paths with another
- * method 405, both `invalid_request`.
+ * method 405, both `invalid_request`. Errors are logged to `logger` with the request's id: the
+ * Fastify instances have no logger of their own, which would cost every request a child logger
+ * and response listeners for lines they never write.
  */
-export function registerErrorHandling(app: FastifyInstance): void {
+export function registerErrorHandling(app: FastifyInstance, logger: Logger): void {
   const routes: { pattern: RegExp; methods: Set<string> }[] = [];
   app.addHook('onRoute', (route) => {
     // Catch-all routes (CORS preflight) say nothing about which methods a path has.
@@ -81,12 +84,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const appError = toAppError(error);
     // ERROR means someone must act: our own failures. An upstream one (a 502/503 from yt-dlp's
     // network or the platform, a Redis outage) is a warning.
+    const at = { reqId: request.id, method: request.method, route: request.routeOptions.url };
     if (appError.category === 'system_error' && appError.status === 500) {
-      request.log.error({ err: appError.cause ?? error }, 'request failed');
+      logger.error({ ...at, err: appError.cause ?? error }, 'request failed');
     } else if (appError.status >= 500) {
-      request.log.warn({ category: appError.category, detail: appError.detail }, 'request failed upstream');
-    } else {
-      request.log.debug({ category: appError.category, detail: appError.detail }, 'request refused');
+      logger.warn({ ...at, category: appError.category, detail: appError.detail }, 'request failed upstream');
+    } else if (logger.isLevelEnabled('debug')) {
+      logger.debug({ ...at, category: appError.category, detail: appError.detail }, 'request refused');
     }
     return sendAppError(reply, appError);
   });

@@ -3,7 +3,6 @@
  * headers exposed, no MIME sniffing, no framing, and server limits against oversized bodies and
  * slow-loris clients.
  */
-import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -39,27 +38,57 @@ const SECURITY_HEADERS = {
   'Content-Security-Policy': "frame-ancestors 'none'",
 };
 
+const PREFLIGHT_HEADERS = {
+  'Access-Control-Allow-Methods': 'GET, HEAD, POST, DELETE, OPTIONS',
+  'Access-Control-Max-Age': '600',
+};
+
 export interface SecurityOptions {
   /** `'*'`: any origin, without credentials (the default); otherwise the exact allowed origins. */
   corsOrigins: string[] | '*';
 }
 
-export async function registerSecurity(app: FastifyInstance, options: SecurityOptions): Promise<void> {
-  // Awaited so that CORS's onRequest hook is in place before later hooks (API keys), and a
-  // preflight is answered without a key.
-  await app.register(cors, {
-    origin: options.corsOrigins === '*' ? '*' : options.corsOrigins,
-    credentials: false,
-    methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
-    exposedHeaders: EXPOSED_HEADERS,
-    maxAge: 600,
+/**
+ * The CORS headers of an answer to `origin` (the request's `Origin`), without credentials. With
+ * `'*'` they are the same for every request; with a list, only a listed origin is named, and
+ * `Vary: Origin` tells caches the answer depends on it.
+ */
+export function corsHeaders(corsOrigins: string[] | '*'): (origin: string | undefined) => Record<string, string> {
+  const exposed = EXPOSED_HEADERS.join(', ');
+  if (corsOrigins === '*') {
+    const headers = { ...SECURITY_HEADERS, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': exposed };
+    return () => headers;
+  }
+  const allowed = new Set(corsOrigins);
+  const refused = { ...SECURITY_HEADERS, Vary: 'Origin' };
+  return (origin) =>
+    origin !== undefined && allowed.has(origin)
+      ? { ...refused, 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': exposed }
+      : refused;
+}
+
+export function registerSecurity(app: FastifyInstance, options: SecurityOptions): void {
+  const headersFor = corsHeaders(options.corsOrigins);
+
+  // One callback hook for CORS and the security headers, set when the request arrives, so error
+  // and not-found answers carry them too. A page that sets its own policy later (the docs UI)
+  // replaces the CSP; everything else keeps only the framing rule, which cannot break a page that
+  // is not framed. Registered before the API-key hook, so a preflight is answered without a key.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(headersFor(request.headers.origin));
+    done();
   });
 
-  // Set when the request arrives (a callback hook: cheaper than an async one on every request). A
-  // page that sets its own policy later (the docs UI) replaces the CSP; everything else keeps only
-  // the framing rule, which cannot break a page that is not framed.
-  app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(SECURITY_HEADERS);
-    done();
+  // A preflight on any path; any other OPTIONS request is the not-found handler's (404 or 405).
+  app.options('*', { schema: { hide: true } }, (request, reply) => {
+    const method = request.headers['access-control-request-method'];
+    if (request.headers.origin === undefined || method === undefined) return reply.callNotFound();
+    const asked = request.headers['access-control-request-headers'];
+    reply.headers(PREFLIGHT_HEADERS);
+    if (asked !== undefined) {
+      reply.header('Access-Control-Allow-Headers', asked);
+      reply.header('Vary', options.corsOrigins === '*' ? 'Access-Control-Request-Headers' : 'Origin, Access-Control-Request-Headers');
+    }
+    return reply.code(204).send();
   });
 }

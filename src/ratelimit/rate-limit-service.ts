@@ -246,6 +246,12 @@ export function createRateLimitService(deps: RateLimitServiceDeps) {
       if (last) await giveBack(last.taken);
     },
 
+    /** True when `consumeEndpoint` limits requests to this route path. */
+    limitsEndpoint(path: string): boolean {
+      const normalized = normalizePath(path);
+      return active && normalized !== DOWNLOADS_PATH && endpointPolicy(normalized) !== null;
+    },
+
     /**
      * Spends the hourly limit of a listed endpoint other than the downloads one. Resolves its
      * headers, `{}` when the store failed, or null when the path is not limited.

@@ -30,6 +30,11 @@ export interface CreateRedisOptions {
    * reconnect without the subscription.
    */
   subscriber?: boolean;
+  /**
+   * With `subscriber`: do not subscribe again by itself after a reconnect, because the owner must
+   * run commands first (a subscribed RESP2 connection can run no others).
+   */
+  manualResubscribe?: boolean;
 }
 
 /**
@@ -45,7 +50,12 @@ export function createRedis(url: string, options: CreateRedisOptions): Redis {
     lazyConnect: false,
   };
   const redis = options.forBullmq || options.subscriber
-    ? new Redis(url, { ...common, maxRetriesPerRequest: null, enableReadyCheck: !options.subscriber })
+    ? new Redis(url, {
+        ...common,
+        maxRetriesPerRequest: null,
+        enableReadyCheck: !options.subscriber,
+        autoResubscribe: !options.manualResubscribe,
+      })
     : new Redis(url, {
         ...common,
         // Commands issued while Redis is down wait in the offline queue at most this long, then

@@ -93,11 +93,16 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return count`);
 
+/** Every job record's key starts with this; the id follows. */
+export function jobKeyPrefix(prefix: string): string {
+  return `${prefix}job:`;
+}
+
 /** The distributed JobStore; every method rejects with a 503 `system_error` when Redis is unreachable. */
 export function createRedisJobStore(redis: Redis, options: RedisJobStoreOptions): JobStore {
   const { prefix, jobTtlSeconds } = options;
   const now = options.now ?? Date.now;
-  const jobKey = (id: string) => `${prefix}job:${id}`;
+  const jobKey = (id: string) => `${jobKeyPrefix(prefix)}${id}`;
   const updatedKey = `${prefix}jobs:updated`;
   const activePrefix = `${prefix}client-active:`;
 
@@ -159,7 +164,7 @@ export function createRedisJobStore(redis: Redis, options: RedisJobStoreOptions)
     },
 
     async countActiveForClient(clientKey) {
-      const count = await redisCall(() => COUNT_ACTIVE(redis, [activePrefix + clientKey], [`${prefix}job:`]));
+      const count = await redisCall(() => COUNT_ACTIVE(redis, [activePrefix + clientKey], [jobKeyPrefix(prefix)]));
       return Number(count);
     },
 

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createCachedJobStore } from '../../src/store/cached-job-store.js';
 import { openDatabase } from '../../src/store/sqlite-database.js';
 import { createSqliteJobStore } from '../../src/store/sqlite-job-store.js';
 import { createSqliteTokenStore } from '../../src/store/sqlite-token-store.js';
@@ -24,6 +25,18 @@ function freshDatabase() {
 describeJobStoreContract('sqlite', async () => {
   const { db, cleanup } = freshDatabase();
   const store = createSqliteJobStore(db, { jobTtlMs: HOUR_MS });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await cleanup();
+    },
+  };
+});
+
+describeJobStoreContract('sqlite, cached', async () => {
+  const { db, cleanup } = freshDatabase();
+  const store = createCachedJobStore(createSqliteJobStore(db, { jobTtlMs: HOUR_MS }), { jobTtlMs: HOUR_MS });
   return {
     store,
     cleanup: async () => {

@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { registerFileRoutes } from '../../src/files/file-routes.js';
 import { newFileToken } from '../../src/files/token.js';
+import { pino } from 'pino';
 import { registerErrorHandling } from '../../src/http/error-handler.js';
 import { createLocalStorage } from '../../src/storage/local-storage.js';
 import type { ObjectStorage } from '../../src/storage/object-storage.js';
@@ -91,7 +92,7 @@ export function useFileRouteHarness(): FileRouteHarness {
       gcsConfigured: true,
       publish,
     });
-    registerErrorHandling(app);
+    registerErrorHandling(app, pino({ level: 'silent' }));
     registerFileRoutes(app, {
       tokens,
       storageFor: (kind) => (kind === 'local' ? local : h.gcsConfigured ? h.remote : null),

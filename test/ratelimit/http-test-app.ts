@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { registerApiKeyAuth } from '../../src/http/api-keys.js';
+import { pino } from 'pino';
 import { registerErrorHandling } from '../../src/http/error-handler.js';
 import { HTTP_SERVER_LIMITS, registerSecurity } from '../../src/http/security.js';
 import { clientIp, trustProxyOption } from '../../src/ratelimit/client-ip.js';
@@ -24,8 +25,8 @@ export async function buildHttpTestApp(options: HttpTestOptions = {}): Promise<F
     routerOptions: { ignoreTrailingSlash: true },
     ...HTTP_SERVER_LIMITS,
   });
-  registerErrorHandling(app);
-  await registerSecurity(app, { corsOrigins: options.corsOrigins ?? '*' });
+  registerErrorHandling(app, pino({ level: 'silent' }));
+  registerSecurity(app, { corsOrigins: options.corsOrigins ?? '*' });
   registerApiKeyAuth(app, options.apiKeys ?? []);
   if (options.rateLimits) registerRateLimitHooks(app, options.rateLimits);
 

@@ -75,6 +75,42 @@ describe('HTTP hardening', () => {
     expect(String(preflight.headers['access-control-allow-headers'])).toContain('x-api-key');
   });
 
+  it('names an allowed origin with Vary: Origin, and answers any preflight with the asked headers', async () => {
+    app = await buildHttpTestApp({ corsOrigins: ['https://app.example'] });
+    const allowed = await app.inject({ url: '/health', headers: { origin: 'https://app.example' } });
+    expect(allowed.headers.vary).toContain('Origin');
+    expect(String(allowed.headers['access-control-expose-headers'])).toContain('X-RateLimit-Remaining');
+    const other = await app.inject({ url: '/health', headers: { origin: 'https://evil.example' } });
+    expect(other.headers.vary).toContain('Origin');
+    expect(other.headers['access-control-expose-headers']).toBeUndefined();
+
+    await app.close();
+    app = await buildHttpTestApp();
+    const preflight = await app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/jobs/some-id',
+      headers: { origin: 'https://anywhere.example', 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'authorization' },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers).toMatchObject({
+      'access-control-allow-origin': '*',
+      'access-control-allow-headers': 'authorization',
+      'access-control-max-age': '600',
+    });
+    expect(String(preflight.headers['access-control-allow-methods'])).toContain('DELETE');
+    expect(preflight.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('answers an OPTIONS request that is no preflight like any other unknown method: a JSON error', async () => {
+    app = await buildHttpTestApp();
+    const known = await app.inject({ method: 'OPTIONS', url: '/health' });
+    expect(known.statusCode).toBe(405);
+    expect(known.json()).toMatchObject({ error: 'invalid_request' });
+    const unknown = await app.inject({ method: 'OPTIONS', url: '/nowhere', headers: { origin: 'https://a.example' } });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ error: 'invalid_request' });
+  });
+
   it('cuts off a slow-loris client that trickles its headers', async () => {
     app = await buildHttpTestApp();
     await app.listen({ host: '127.0.0.1', port: 0 });
