@@ -98,9 +98,10 @@ export async function startWorkerRole(s: Services, options: { healthServer: bool
     tokens: adapters.tokens,
     events: s.metrics.countingEvents(adapters.events),
     metadata: s.metadata,
-    download: async (request) => {
+    download: async (request, attempt) => {
       // A retry of a job whose worker was killed on this host: its yt-dlp may still write here.
-      await reapOrphanedDownloads(request.workDir);
+      // (Scanning every process costs a few ms, so first deliveries skip it.)
+      if (attempt > 1) await reapOrphanedDownloads(request.workDir);
       return s.engine.download(request);
     },
     storage: adapters.storage,

@@ -27,7 +27,8 @@ export interface DownloadJobDeps {
   tokens: Pick<TokenStore, 'issue' | 'revokeForJob'>;
   events: Pick<EventBus, 'publish'>;
   metadata: Pick<MetadataService, 'resolve' | 'assertDownloadable'>;
-  download(request: DownloadRequest): Promise<{ filePath: string }>;
+  /** `attempt` as the queue counts it: above 1, an earlier delivery's download may still run. */
+  download(request: DownloadRequest, attempt: number): Promise<{ filePath: string }>;
   storage: {
     readonly uploads: boolean;
     put(key: string, filePath: string, meta: ObjectMeta): Promise<PutResult>;
@@ -112,7 +113,7 @@ export function createDownloadJobHandler(deps: DownloadJobDeps) {
           const floor = PHASE_FLOOR[p.phase] ?? 0;
           reporter.report({ percentage: Math.max(scaled, floor), phase: p.phase, speed: p.speed, eta: p.eta });
         },
-      });
+      }, ctx.attempt);
       ctx.signal.throwIfAborted();
 
       if (deps.storage.uploads) await reporter.phase('uploading');
