@@ -49,11 +49,11 @@ export interface SecurityOptions {
 }
 
 /**
- * The CORS headers of an answer to `origin` (the request's `Origin`), without credentials. With
- * `'*'` they are the same for every request; with a list, only a listed origin is named, and
- * `Vary: Origin` tells caches the answer depends on it.
+ * The security and CORS headers of an answer to `origin` (the request's `Origin`), without
+ * credentials. With `'*'` they are the same for every request; with a list, only a listed origin
+ * is named, and `Vary: Origin` tells caches the answer depends on it.
  */
-export function corsHeaders(corsOrigins: string[] | '*'): (origin: string | undefined) => Record<string, string> {
+function responseHeaders(corsOrigins: string[] | '*'): (origin: string | undefined) => Record<string, string> {
   const exposed = EXPOSED_HEADERS.join(', ');
   if (corsOrigins === '*') {
     const headers = { ...SECURITY_HEADERS, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': exposed };
@@ -68,7 +68,7 @@ export function corsHeaders(corsOrigins: string[] | '*'): (origin: string | unde
 }
 
 export function registerSecurity(app: FastifyInstance, options: SecurityOptions): void {
-  const headersFor = corsHeaders(options.corsOrigins);
+  const headersFor = responseHeaders(options.corsOrigins);
 
   // One callback hook for CORS and the security headers, set when the request arrives, so error
   // and not-found answers carry them too. A page that sets its own policy later (the docs UI)
