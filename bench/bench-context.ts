@@ -10,6 +10,7 @@ import { downloadArgs, infoArgs } from '../src/engine/ytdlp-args.js';
 import { resolveExecutable, type YtdlpFeatures } from '../src/engine/ytdlp-probe.js';
 import type { MediaServer } from '../test/media/media-server.js';
 import type { Mode } from './bench-service.js';
+import type { Metrics } from './bench-stats.js';
 
 export interface BenchContext {
   quick: boolean;
@@ -22,6 +23,13 @@ export interface BenchContext {
   /** A scratch dir on the same disk as the service's DOWNLOAD_DIR; removed at the end. */
   scratchDir: string;
   log(message: string): void;
+}
+
+/** Runs a benchmark once per mode of the run, the modes one after another, and merges its metrics. */
+export async function inEachMode(ctx: BenchContext, bench: (ctx: BenchContext, mode: Mode) => Promise<Metrics>): Promise<Metrics> {
+  const metrics: Metrics = {};
+  for (const mode of ctx.modes) Object.assign(metrics, await bench(ctx, mode));
+  return metrics;
 }
 
 /** Runs `file args` without a shell; rejects on a non-zero exit. */

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { createJobWatcher, expectStatus, requestJson } from './bench-client.js';
-import { bareInfo, type BenchContext } from './bench-context.js';
+import { bareInfo, inEachMode, type BenchContext } from './bench-context.js';
 import { cpuSecondsOf, startBareServer, startService, type Child, type Mode } from './bench-service.js';
 import { median, metric, paired, quantile, round, spreadOf, timeMs, type Metrics } from './bench-stats.js';
 
@@ -174,8 +174,6 @@ async function benchMode(ctx: BenchContext, mode: Mode): Promise<Metrics> {
   return metrics;
 }
 
-export async function benchHttp(ctx: BenchContext): Promise<Metrics> {
-  const metrics: Metrics = {};
-  for (const mode of ctx.modes) Object.assign(metrics, await benchMode(ctx, mode));
-  return metrics;
+export function benchHttp(ctx: BenchContext): Promise<Metrics> {
+  return inEachMode(ctx, benchMode);
 }

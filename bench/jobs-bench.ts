@@ -6,7 +6,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createJobWatcher, expectStatus, requestJson, type JobWatcher } from './bench-client.js';
-import { bareDownload, bareDownloadArgs, runShellScript, saveInfo, shellQuote, type BenchContext } from './bench-context.js';
+import { bareDownload, bareDownloadArgs, inEachMode, runShellScript, saveInfo, shellQuote, type BenchContext } from './bench-context.js';
 import { cpuSecondsOf, startBareServer, startService, type Mode, type Service } from './bench-service.js';
 import { median, metric, paired, round, spreadOf, timeMs, toMB, type Metrics } from './bench-stats.js';
 
@@ -171,8 +171,6 @@ export async function benchMemory(ctx: BenchContext): Promise<Metrics> {
   return metrics;
 }
 
-export async function benchJobs(ctx: BenchContext): Promise<Metrics> {
-  const metrics: Metrics = {};
-  for (const mode of ctx.modes) Object.assign(metrics, await benchMode(ctx, mode));
-  return metrics;
+export function benchJobs(ctx: BenchContext): Promise<Metrics> {
+  return inEachMode(ctx, benchMode);
 }

@@ -4,7 +4,6 @@ import { AppError } from '../errors.js';
 import { errorResponses, FormatIdField, Nullable, UrlField } from '../http/schemas.js';
 import { clientIp } from '../ratelimit/client-ip.js';
 import type { DownloadService } from './download-service.js';
-import type { JobStatusBody } from './job-view.js';
 
 const NullableString = Nullable('string');
 const NullableInteger = Nullable('integer');
@@ -31,7 +30,6 @@ const JobIdParams = Type.Object({ job_id: Type.String({ minLength: 1 }) });
 
 export function registerDownloadRoutes(app: FastifyInstance, deps: { downloads: DownloadService }): void {
   const { downloads } = deps;
-  const serializedStatus = new WeakMap<JobStatusBody, string>();
 
   app.post(
     '/api/v1/downloads/',
@@ -63,16 +61,7 @@ export function registerDownloadRoutes(app: FastifyInstance, deps: { downloads: 
         response: { 200: JobStatusSchema, ...errorResponses(400, 404) },
       },
     },
-    async (request, reply) => {
-      const body = await downloads.status((request.params as { job_id: string }).job_id);
-      // A polled job's body is one object per record and second: serialize it once.
-      let json = serializedStatus.get(body);
-      if (json === undefined) {
-        json = reply.serialize(body) as string; // the route's JSON serializer returns text
-        serializedStatus.set(body, json);
-      }
-      return reply.type('application/json; charset=utf-8').send(json);
-    },
+    async (request) => downloads.status((request.params as { job_id: string }).job_id),
   );
 
   app.delete(

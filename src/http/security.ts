@@ -81,8 +81,8 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
 
   // A preflight on any path; any other OPTIONS request is the not-found handler's (404 or 405).
   app.options('*', { schema: { hide: true } }, (request, reply) => {
-    const method = request.headers['access-control-request-method'];
-    if (request.headers.origin === undefined || method === undefined) return reply.callNotFound();
+    const { origin, 'access-control-request-method': method } = request.headers;
+    if (origin === undefined || method === undefined) return reply.callNotFound();
     const asked = request.headers['access-control-request-headers'];
     reply.headers(PREFLIGHT_HEADERS);
     if (asked !== undefined) {

@@ -72,17 +72,15 @@ export function createCachedJobStore(inner: JobStore, options: CachedJobStoreOpt
     if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
   }
 
-  /** Runs a write with the record's entry dropped; `seen` is the change count after its own. */
+  /**
+   * Runs a write with the record's entry dropped; `seen` is the change count after its own bump,
+   * so a read that was in flight across the write is not kept.
+   */
   async function writing<T>(id: string, write: () => Promise<T>): Promise<{ result: T; seen: number }> {
     changes += 1;
     cache.delete(id);
     const seen = changes;
-    try {
-      return { result: await write(), seen };
-    } catch (err) {
-      cache.delete(id);
-      throw err;
-    }
+    return { result: await write(), seen };
   }
 
   return {
@@ -110,14 +108,11 @@ export function createCachedJobStore(inner: JobStore, options: CachedJobStoreOpt
     async update(id, patch, updateOptions) {
       const { result, seen } = await writing(id, () => inner.update(id, patch, updateOptions));
       if (result !== null) keep(result, seen);
-      else cache.delete(id);
       return result;
     },
 
     async delete(id) {
-      const { result } = await writing(id, () => inner.delete(id));
-      cache.delete(id);
-      return result;
+      return (await writing(id, () => inner.delete(id))).result;
     },
 
     expired: (olderThan, limit) => inner.expired(olderThan, limit),
